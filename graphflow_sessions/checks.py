@@ -1,0 +1,72 @@
+"""System checks for GRAPHFLOW_SESSIONS (ids are stable: graphflow_sessions.E001, W001...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.db import connections
+
+from .conf import DEFAULTS, app_settings
+
+
+@register(Tags.database, Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    messages: list[Any] = []
+    raw = getattr(settings, "GRAPHFLOW_SESSIONS", {})
+    if not isinstance(raw, dict):
+        return [
+            Error(
+                "GRAPHFLOW_SESSIONS must be a dict.",
+                hint='Write it as GRAPHFLOW_SESSIONS = {"DATABASE": "default", ...}.',
+                id="graphflow_sessions.E003",
+            )
+        ]
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        messages.append(
+            Warning(
+                f"GRAPHFLOW_SESSIONS has unknown keys: {', '.join(unknown)}.",
+                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}. Check the spelling.",
+                id="graphflow_sessions.W002",
+            )
+        )
+    for key in ("DATABASE", "REPLICA_DATABASE"):
+        alias = app_settings.__getattr__(key)
+        if alias is None and key == "REPLICA_DATABASE":
+            continue
+        if alias not in settings.DATABASES:
+            messages.append(
+                Error(
+                    f'GRAPHFLOW_SESSIONS["{key}"] names the database alias {alias!r}, '
+                    "which is not in DATABASES.",
+                    hint=f"Use one of: {', '.join(sorted(settings.DATABASES))}, or add "
+                    f"{alias!r} to DATABASES.",
+                    id="graphflow_sessions.E001",
+                )
+            )
+    limit = app_settings.MAX_CONTEXT_BYTES
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        messages.append(
+            Error(
+                f'GRAPHFLOW_SESSIONS["MAX_CONTEXT_BYTES"] must be a positive int, got {limit!r}.',
+                hint="The default is 33554432 (32 MiB).",
+                id="graphflow_sessions.E002",
+            )
+        )
+    alias = app_settings.DATABASE
+    if alias in settings.DATABASES:
+        vendor = connections[alias].vendor
+        if vendor != "postgresql":
+            messages.append(
+                Warning(
+                    f"The sessions database {alias!r} is {vendor}, not PostgreSQL.",
+                    hint="Everything works, but a Rust graph-flow service cannot share it, "
+                    "large contexts are stored as uncompressed text, and list filters on "
+                    "context data scan the table instead of using an index. Use PostgreSQL "
+                    "in production (SQLite is fine for development and tests).",
+                    id="graphflow_sessions.W001",
+                )
+            )
+    return messages

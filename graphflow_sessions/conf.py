@@ -1,0 +1,57 @@
+"""The ``GRAPHFLOW_SESSIONS`` settings dict, read at call time so ``override_settings`` works.
+
+    GRAPHFLOW_SESSIONS = {
+        "DATABASE": "default",          # alias that holds the sessions table
+        "MAX_CONTEXT_BYTES": 32 * 1024 * 1024,
+    }
+
+Settings never change a model field or a migration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+#: Every key the app understands, with its default. Unknown keys are reported by check W002.
+DEFAULTS: dict[str, Any] = {
+    # Database alias of the sessions table; the router sends the Session model there.
+    "DATABASE": "default",
+    # Alias for list-style reads (admin list, API list, export); None reads from DATABASE.
+    "REPLICA_DATABASE": None,
+    # Largest encoded context accepted on save, in bytes (jsonb itself stops near 255 MB).
+    "MAX_CONTEXT_BYTES": 32 * 1024 * 1024,
+    # Let admin users with the change permission edit sessions (machine-written: off).
+    "ADMIN_ALLOW_EDITS": False,
+    # Messages per page on the admin transcript.
+    "ADMIN_TRANSCRIPT_PAGE_SIZE": 200,
+    # Retention: default age in days (None keeps forever) and per-graph ages in days.
+    "RETENTION_DAYS": None,
+    "RETENTION_DAYS_BY_GRAPH": {},
+    # REST API: page size, its cap, and whether writes need If-Match.
+    "API_PAGE_SIZE": 50,
+    "API_MAX_PAGE_SIZE": 500,
+    "API_REQUIRE_IF_MATCH": False,
+    # REST API: dotted paths of permission classes and of a queryset-scoping hook
+    # ``hook(request, queryset) -> queryset``; None means staff users only, all sessions.
+    "API_PERMISSION_CLASSES": None,
+    "API_QUERYSET_HOOK": None,
+}
+
+
+class Settings:
+    """Attribute access to GRAPHFLOW_SESSIONS with defaults: ``app_settings.DATABASE``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"unknown graphflow_sessions setting {name!r}")
+        user = getattr(django_settings, "GRAPHFLOW_SESSIONS", None) or {}
+        return user.get(name, DEFAULTS[name])
+
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(django_settings, "GRAPHFLOW_SESSIONS", None)
+        return value if isinstance(value, dict) else {}
+
+
+app_settings = Settings()

@@ -1,0 +1,66 @@
+"""``ContextField``: the ``context`` jsonb column, read and written as a graph-flow Context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import JSONField
+from django.db.models.expressions import Expression
+from django.db.models.query_utils import DeferredAttribute
+
+from .conf import app_settings
+from .context import Context
+from .exceptions import ContextDeserializationError
+from .serialization import encode_json
+
+
+class ContextDescriptor(DeferredAttribute):
+    """Turns the stored JSON into a Context on first access, not on load.
+
+    Loading rows therefore costs no validation, a list that defers ``context`` never pays for
+    it, and a row another service wrote in a shape that breaks the contract can still be
+    loaded: the error (naming the session and the path) comes when the context is used.
+    """
+
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = super().__get__(instance, cls)
+        if not isinstance(value, Context):
+            try:
+                value = Context.from_dict(value)
+            except ContextDeserializationError as exc:
+                raise ContextDeserializationError(
+                    f"session {instance.pk}: stored context breaks the graph-flow contract: {exc}",
+                    path=exc.path,
+                    session_id=instance.pk,
+                ) from exc
+            instance.__dict__[self.field.attname] = value
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        # Being a data descriptor is what routes every read through __get__ above.
+        instance.__dict__[self.field.attname] = value
+
+
+class ContextField(JSONField):
+    """A JSONField whose Python value is a :class:`~graphflow_sessions.context.Context`.
+
+    Assign a Context or a dict in the contract shape. JSON lookups work as on any JSONField:
+    ``Session.objects.filter(context__data__insurance_type="car")``.
+    """
+
+    descriptor_class = ContextDescriptor
+
+    def get_prep_value(self, value: Any) -> Any:
+        if isinstance(value, Context):
+            return value.to_dict()
+        return super().get_prep_value(value)
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        if not isinstance(value, Expression):
+            # Same checks as the storage backend, so the ORM cannot write what Rust can't read.
+            context = value if isinstance(value, Context) else Context.from_dict(value)
+            value = context.to_dict()
+            encode_json(value, max_bytes=app_settings.MAX_CONTEXT_BYTES)
+        return super().get_db_prep_save(value, connection)

@@ -1,0 +1,93 @@
+"""The ``Session`` model on graph-flow's ``sessions`` table.
+
+The table is the one graph-flow's ``PostgresSessionStorage`` creates (see migration 0001),
+so a Rust service and Django share rows both ways. ``version`` is graph-flow 0.6's
+optimistic-locking column.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .context import Context
+from .exceptions import ContextDeserializationError
+from .fields import ContextField
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def for_graph(self, graph_id: str) -> SessionQuerySet:
+        return self.filter(graph_id=graph_id)
+
+    def not_updated_since(self, moment: datetime) -> SessionQuerySet:
+        return self.filter(updated_at__lt=moment)
+
+    def stale(self, age: timedelta) -> SessionQuerySet:
+        """Sessions not updated for ``age`` (retention uses this)."""
+        return self.not_updated_since(timezone.now() - age)
+
+    def without_context(self) -> SessionQuerySet:
+        """Never load the (possibly megabytes-large) context column."""
+        return self.defer("context")
+
+
+class Session(models.Model):
+    id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
+    graph_id = models.TextField(_("graph"), default="default")
+    # The task the next step runs: the resume point.
+    current_task_id = models.TextField(_("current task"))
+    # Diagnostic text of the last executed task; overwritten every step. graph-flow writes
+    # NULL for "no message" (Option<String>), so NULL it is, not Django's empty string.
+    status_message = models.TextField(_("status message"), null=True, blank=True)  # noqa: DJ001
+    context = ContextField(_("context"), default=Context)
+    # NULL is allowed because the seed's table allows it; every writer sets both.
+    created_at = models.DateTimeField(_("created"), null=True, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(_("updated"), null=True, db_default=Now(), editable=False)
+    version = models.BigIntegerField(_("version"), default=0, db_default=0, editable=False)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        db_table = "sessions"
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+
+    def __str__(self) -> str:
+        return f"{self.graph_id} {self.id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Plain ORM save (admin edits, fixtures). Workflows should use the storage backend,
+        whose save is a single upsert; this one keeps the same bookkeeping: ``updated_at``
+        moves and ``version`` grows on every update.
+        """
+        if not self._state.adding:
+            self.updated_at = timezone.now()
+            self.version = (self.version or 0) + 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "updated_at", "version"}
+        super().save(*args, **kwargs)
+
+    @property
+    def raw_context(self) -> Any:
+        """The context JSON as stored (or assigned), without contract validation."""
+        value = self.__dict__.get("context")
+        if value is None and "context" not in self.__dict__:
+            self.refresh_from_db(fields=["context"])
+            value = self.__dict__["context"]
+        return value.to_dict() if isinstance(value, Context) else value
+
+    @property
+    def context_error(self) -> ContextDeserializationError | None:
+        """Why the stored context breaks the contract, or None when it is valid."""
+        try:
+            self.context  # noqa: B018 (validates)
+        except ContextDeserializationError as exc:
+            return exc
+        return None

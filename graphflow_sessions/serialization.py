@@ -1,0 +1,143 @@
+"""JSON encoding with the checks PostgreSQL's jsonb (and graph-flow's reader) impose.
+
+One encoder serves every write path (storage, admin form, REST API, import) so that the
+same bad input gets the same error on PostgreSQL and SQLite: a NUL character, NaN or
+Infinity, a lone surrogate, or a value JSON cannot hold is refused before anything reaches
+the database, with the key path in the message. The checks cost nothing on the common path:
+the encoder itself refuses NaN and unknown types, and only when it fails (or its output
+contains an escaped NUL) do we walk the value to find out where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
+
+__all__ = ["decode_json", "encode_json", "find_unstorable", "format_size"]
+
+# serde_json's compact form: no spaces, non-ASCII written as UTF-8.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def encode_json(
+    value: Any, *, max_bytes: int | None = None, session_id: Any = None, what: str = "context"
+) -> str:
+    """Encode ``value`` as compact JSON or raise ContextSerializationError naming the path."""
+    try:
+        text = _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _unstorable_error(value, what, session_id, exc) from exc
+    if "\\u0000" in text:  # json escapes NUL; a false alarm here only costs a walk
+        problem = find_unstorable(value)
+        if problem is not None:
+            raise _unstorable_error(value, what, session_id, None, problem)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate: jsonb and UTF-8 refuse it
+        raise _unstorable_error(value, what, session_id, exc) from exc
+    if max_bytes is not None and size > max_bytes:
+        who = f" of session {session_id}" if session_id is not None else ""
+        raise ContextTooLarge(
+            f"the {what}{who} is {format_size(size)} as JSON, over the limit of "
+            f'{format_size(max_bytes)} (GRAPHFLOW_SESSIONS["MAX_CONTEXT_BYTES"])',
+            size=size,
+            limit=max_bytes,
+            session_id=session_id,
+        )
+    return text
+
+
+def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
+    """Parse JSON as graph-flow's reader does: NaN and Infinity are not JSON."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ContextDeserializationError(f"{what}: not valid JSON: {exc}") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """Return ``(path, problem)`` for the first value JSON/jsonb cannot store, else ``None``."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > 500:
+            return where or "(root)", "is nested too deeply"
+        if isinstance(item, str):
+            problem = _string_problem(item)
+            if problem:
+                return where or "(root)", problem
+        elif isinstance(item, bool) or item is None or isinstance(item, int):
+            continue
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return (
+                    where or "(root)",
+                    f"{item!r} is not valid JSON (NaN and Infinity are refused)",
+                )
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    return where or "(root)", f"has a key of type {type(key).__name__}"
+                key_text = str(key)
+                key_path = f"{where}.{key_text}" if where else key_text
+                problem = _string_problem(key_text)
+                if problem:
+                    return key_path, f"the key {problem}"
+                children.append((child, key_path, depth + 1))
+            stack.extend(reversed(children))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(
+                (child, f"{where}[{index}]", depth + 1)
+                for index, child in reversed(list(enumerate(item)))
+            )
+        else:
+            return (
+                where or "(root)",
+                f"value of type {type(item).__name__} is not JSON serializable",
+            )
+    return None
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate, which is not valid UTF-8"
+    return None
+
+
+def _unstorable_error(
+    value: Any,
+    what: str,
+    session_id: Any,
+    exc: BaseException | None,
+    problem: tuple[str, str] | None = None,
+) -> ContextSerializationError:
+    if problem is None:
+        problem = find_unstorable(value)
+    who = f" of session {session_id}" if session_id is not None else ""
+    if problem is None:  # the walk found nothing the encoder did: report the encoder's words
+        path, reason = "(root)", str(exc)
+    else:
+        path, reason = problem
+    return ContextSerializationError(
+        f"cannot store the {what}{who}: {path}: {reason}", path=path, session_id=session_id
+    )
+
+
+def format_size(size: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")

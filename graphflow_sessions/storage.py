@@ -1,0 +1,475 @@
+"""Session storage backends with graph-flow's semantics: save (upsert), get, delete.
+
+    storage = PostgresSessionStorage()        # GRAPHFLOW_SESSIONS["DATABASE"], or using="alias"
+    storage.save(session)                     # one INSERT ... ON CONFLICT DO UPDATE, one round trip
+    storage.get(session_id)                   # a Session, or None
+    storage.delete(session_id)                # deleting an absent id is not an error
+    await storage.asave(session)              # async twins: asave, aget, adelete
+
+``save`` keeps ``created_at``, moves ``updated_at`` and adds one to ``version``. Pass
+``expected_version=`` (the version you read) for graph-flow 0.6's optimistic locking:
+if the stored row moved on, SessionConflict is raised and nothing is written.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Field
+from django.utils import timezone
+
+from .conf import app_settings
+from .context import Context
+from .exceptions import (
+    ConnectionFailed,
+    ContextDeserializationError,
+    DeleteError,
+    InvalidSession,
+    RetrieveError,
+    SaveError,
+    SessionConflict,
+    SessionNotFound,
+)
+from .ids import parse_session_id
+from .models import Session
+from .serialization import decode_json, encode_json
+from .signals import session_deleted, session_saved
+
+__all__ = [
+    "DatabaseSessionStorage",
+    "InMemorySessionStorage",
+    "PostgresSessionStorage",
+    "SessionStorage",
+]
+
+
+class SessionStorage(abc.ABC):
+    """graph-flow's ``SessionStorage`` trait: save, get, delete, plus async twins."""
+
+    @abc.abstractmethod
+    def save(self, session: Session, *, expected_version: int | None = None) -> None:
+        """Insert or replace the session; with ``expected_version``, only if still at it."""
+
+    @abc.abstractmethod
+    def get(self, session_id: uuid.UUID | str) -> Session | None:
+        """The stored session, or None when there is none."""
+
+    @abc.abstractmethod
+    def delete(self, session_id: uuid.UUID | str) -> bool:
+        """Delete the session; True if a row was deleted (absent is not an error)."""
+
+    def get_or_raise(self, session_id: uuid.UUID | str) -> Session:
+        """Like ``get``, but raise SessionNotFound (graph-flow's runner: "Session not found")."""
+        session = self.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"Session not found: {session_id}", session_id=session_id)
+        return session
+
+    async def asave(self, session: Session, *, expected_version: int | None = None) -> None:
+        await sync_to_async(self.save)(session, expected_version=expected_version)
+
+    async def aget(self, session_id: uuid.UUID | str) -> Session | None:
+        return await sync_to_async(self.get)(session_id)
+
+    async def aget_or_raise(self, session_id: uuid.UUID | str) -> Session:
+        return await sync_to_async(self.get_or_raise)(session_id)
+
+    async def adelete(self, session_id: uuid.UUID | str) -> bool:
+        return await sync_to_async(self.delete)(session_id)
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What a save writes, checked and encoded once for every backend."""
+
+    id: uuid.UUID
+    graph_id: str
+    current_task_id: str
+    status_message: str | None
+    context_json: str
+
+
+def _prepare(session: Session) -> _Fields:
+    session_id = parse_session_id(session.id)
+    session.id = session_id
+    for name in ("graph_id", "current_task_id", "status_message"):
+        value = getattr(session, name)
+        if value is None and name == "status_message":
+            continue
+        if not isinstance(value, str):
+            raise InvalidSession(
+                f"cannot save session {session_id}: {name} must be a string, "
+                f"got {type(value).__name__}",
+                session_id=session_id,
+            )
+        if "\x00" in value:
+            raise InvalidSession(
+                f"cannot save session {session_id}: {name} contains a NUL character (\\u0000), "
+                "which PostgreSQL text cannot store",
+                session_id=session_id,
+            )
+    context = session.context  # a dict assigned by the caller is validated here
+    context_json = encode_json(
+        context.to_dict(), max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
+    )
+    return _Fields(
+        session_id, session.graph_id, session.current_task_id, session.status_message, context_json
+    )
+
+
+# Column order of every SELECT and of Session.from_db().
+_COLUMNS = tuple(field.column for field in Session._meta.concrete_fields)
+
+
+class _Statements:
+    """SQL and result converters for one database connection, built once per alias."""
+
+    def __init__(self, connection: Any) -> None:
+        quote = connection.ops.quote_name
+        table = quote(Session._meta.db_table)
+        columns = ", ".join(quote(column) for column in _COLUMNS)
+        self.vendor = connection.vendor
+        self.upsert_supported = self.vendor in ("postgresql", "sqlite")
+        now = (
+            "NOW()" if self.vendor == "postgresql" else "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+        )
+        json_param = "%s::jsonb" if self.vendor == "postgresql" else "%s"
+        version = f"{table}.{quote('version')}"
+        # One statement: graph-flow's upsert, plus graph-flow 0.6's version bookkeeping, and
+        # RETURNING so the caller's object learns its timestamps in the same round trip.
+        self.upsert = (
+            f"INSERT INTO {table} ({columns}) "
+            f"VALUES (%s, %s, %s, %s, {json_param}, {now}, {now}, %s) "
+            "ON CONFLICT (id) DO UPDATE SET "
+            "graph_id = EXCLUDED.graph_id, current_task_id = EXCLUDED.current_task_id, "
+            "status_message = EXCLUDED.status_message, context = EXCLUDED.context, "
+            f"updated_at = {now}, version = {version} + 1"
+        )
+        self.returning = " RETURNING version, created_at, updated_at"
+        self.upsert_if_version = self.upsert + f" WHERE {version} = %s" + self.returning
+        self.upsert += self.returning
+        self.select = f"SELECT {columns} FROM {table} WHERE id = %s"
+        self.select_version = f"SELECT version FROM {table} WHERE id = %s"
+        self.delete = f"DELETE FROM {table} WHERE id = %s"
+        fields = Session._meta.concrete_fields
+        self.row_converters = [_converters(field, connection) for field in fields]
+        by_name = {field.attname: field for field in fields}
+        self.returning_converters = [
+            _converters(by_name[name], connection)
+            for name in ("version", "created_at", "updated_at")
+        ]
+        self.pk_field = Session._meta.pk
+
+
+def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
+    # The same converters the ORM's compiler applies to a selected column.
+    column = field.get_col(Session._meta.db_table)
+    converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    if field.name == "context":
+        # The context is validated (and turned into a Context) on access, not here.
+        converters = [c for c in converters if c != getattr(field, "from_db_value", None)]
+        converters.append(
+            lambda value, expression, connection: (
+                decode_json(value) if isinstance(value, (str, bytes)) else value
+            )
+        )
+    return converters
+
+
+def _convert(
+    row: Sequence[Any], converters: list[list[Callable[..., Any]]], connection: Any
+) -> list[Any]:
+    values = list(row)
+    for index, chain in enumerate(converters):
+        value = values[index]
+        for converter in chain:
+            value = converter(value, None, connection)
+        values[index] = value
+    return values
+
+
+class DatabaseSessionStorage(SessionStorage):
+    """Sessions in a Django database: PostgreSQL (graph-flow's own table), SQLite, others.
+
+    ``using`` names the database alias; by default ``GRAPHFLOW_SESSIONS["DATABASE"]``.
+    On PostgreSQL and SQLite each operation is one statement and one round trip in
+    autocommit; inside a caller's ``transaction.atomic`` it joins that transaction.
+    """
+
+    def __init__(self, using: str | None = None) -> None:
+        self._using = using
+        self._statements: dict[str, _Statements] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def using(self) -> str:
+        return self._using or app_settings.DATABASE
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(using={self.using!r})"
+
+    def _connection(self, session_id: Any, action: str) -> tuple[Any, _Statements]:
+        alias = self.using
+        connection = connections[alias]
+        try:
+            connection.ensure_connection()
+        except DatabaseError as exc:
+            settings = connection.settings_dict
+            raise ConnectionFailed(
+                f"Failed to {action} session {session_id}: cannot connect to database "
+                f"{settings.get('NAME')!r} on {settings.get('HOST') or 'localhost'}"
+                f"{':' + str(settings['PORT']) if settings.get('PORT') else ''} "
+                f"(alias {alias!r}): {exc}",
+                session_id=session_id,
+            ) from exc
+        statements = self._statements.get(alias)
+        if statements is None:
+            with self._lock:
+                statements = self._statements.setdefault(alias, _Statements(connection))
+        return connection, statements
+
+    # save ---------------------------------------------------------------------------------
+
+    def save(self, session: Session, *, expected_version: int | None = None) -> None:
+        fields = _prepare(session)
+        connection, sql = self._connection(fields.id, "save")
+        if not sql.upsert_supported:
+            self._save_without_upsert(session, fields, connection, expected_version)
+            return
+        new_version = 1 if expected_version is None else expected_version + 1
+        params: list[Any] = [
+            sql.pk_field.get_db_prep_value(fields.id, connection),
+            fields.graph_id,
+            fields.current_task_id,
+            fields.status_message,
+            fields.context_json,
+            new_version,
+        ]
+        statement = sql.upsert
+        if expected_version is not None:
+            statement = sql.upsert_if_version
+            params.append(expected_version)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                row = cursor.fetchone()
+        except DatabaseError as exc:
+            raise SaveError(
+                f"Failed to save session {fields.id}: {exc}", session_id=fields.id
+            ) from exc
+        if row is None:
+            raise self._conflict(fields.id, expected_version, connection, sql)
+        session.version, session.created_at, session.updated_at = _convert(
+            row, sql.returning_converters, connection
+        )
+        session._state.adding = False
+        session._state.db = self.using
+        session_saved.send(type(self), session=session, using=self.using)
+
+    def _conflict(
+        self, session_id: uuid.UUID, expected: int | None, connection: Any, sql: _Statements
+    ) -> SessionConflict:
+        # Only on the error path: one more query to say what the stored version is.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.select_version, [sql.pk_field.get_db_prep_value(session_id, connection)]
+            )
+            row = cursor.fetchone()
+        actual = row[0] if row else None
+        return SessionConflict(
+            f"Failed to save session {session_id}: it was changed by another writer "
+            f"(expected version {expected}, stored version {actual}); reload it and retry",
+            session_id=session_id,
+            expected_version=expected,
+            actual_version=actual,
+        )
+
+    def _save_without_upsert(
+        self, session: Session, fields: _Fields, connection: Any, expected_version: int | None
+    ) -> None:
+        # Databases without INSERT ... ON CONFLICT: a locked read-modify-write.
+        manager = Session.objects.using(self.using)
+        try:
+            with transaction.atomic(using=self.using):
+                current = (
+                    manager.select_for_update()
+                    .filter(pk=fields.id)
+                    .values_list("version", flat=True)
+                    .first()
+                )
+                if (
+                    expected_version is not None
+                    and current is not None
+                    and current != expected_version
+                ):
+                    raise self._conflict(
+                        fields.id, expected_version, connection, _Statements(connection)
+                    )
+                now = timezone.now()
+                version = (
+                    (current + 1)
+                    if current is not None
+                    else (1 if expected_version is None else expected_version + 1)
+                )
+                defaults = {
+                    "graph_id": fields.graph_id,
+                    "current_task_id": fields.current_task_id,
+                    "status_message": fields.status_message,
+                    "context": decode_json(fields.context_json),
+                    "updated_at": now,
+                    "version": version,
+                }
+                stored, _created = manager.update_or_create(
+                    pk=fields.id, defaults=defaults, create_defaults={**defaults, "created_at": now}
+                )
+        except DatabaseError as exc:
+            raise SaveError(
+                f"Failed to save session {fields.id}: {exc}", session_id=fields.id
+            ) from exc
+        session.version, session.created_at, session.updated_at = (
+            stored.version,
+            stored.created_at,
+            stored.updated_at,
+        )
+        session._state.adding = False
+        session._state.db = self.using
+        session_saved.send(type(self), session=session, using=self.using)
+
+    # get ----------------------------------------------------------------------------------
+
+    def get(self, session_id: uuid.UUID | str) -> Session | None:
+        sid = parse_session_id(session_id)
+        connection, sql = self._connection(sid, "fetch")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql.select, [sql.pk_field.get_db_prep_value(sid, connection)])
+                row = cursor.fetchone()
+        except DatabaseError as exc:
+            raise RetrieveError(f"Failed to fetch session {sid}: {exc}", session_id=sid) from exc
+        if row is None:
+            return None
+        try:
+            values = _convert(row, sql.row_converters, connection)
+        except ContextDeserializationError as exc:
+            raise ContextDeserializationError(
+                f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
+                session_id=sid,
+            ) from exc
+        session = Session.from_db(self.using, None, values)  # type: ignore[arg-type]
+        session.context  # noqa: B018 (a stored context that breaks the contract fails here)
+        return session
+
+    # delete -------------------------------------------------------------------------------
+
+    def delete(self, session_id: uuid.UUID | str) -> bool:
+        sid = parse_session_id(session_id)
+        connection, sql = self._connection(sid, "delete")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql.delete, [sql.pk_field.get_db_prep_value(sid, connection)])
+                deleted = cursor.rowcount > 0
+        except DatabaseError as exc:
+            raise DeleteError(f"Failed to delete session {sid}: {exc}", session_id=sid) from exc
+        if deleted:
+            session_deleted.send(type(self), session_id=sid, using=self.using)
+        return deleted
+
+
+#: The seed's name. Works on any Django database, PostgreSQL being the one it is built for.
+PostgresSessionStorage = DatabaseSessionStorage
+
+
+@dataclass
+class _StoredRow:
+    graph_id: str
+    current_task_id: str
+    status_message: str | None
+    context_json: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class InMemorySessionStorage(SessionStorage):
+    """graph-flow's ``InMemorySessionStorage``: for tests and single-process tools.
+
+    Rows are kept as encoded JSON, so a get returns an independent copy and the same bad
+    input fails here as on a database.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[uuid.UUID, _StoredRow] = {}
+        self._lock = threading.Lock()
+
+    def save(self, session: Session, *, expected_version: int | None = None) -> None:
+        fields = _prepare(session)
+        now = timezone.now()
+        with self._lock:
+            stored = self._rows.get(fields.id)
+            if (
+                expected_version is not None
+                and stored is not None
+                and stored.version != expected_version
+            ):
+                raise SessionConflict(
+                    f"Failed to save session {fields.id}: it was changed by another writer "
+                    f"(expected version {expected_version}, stored version {stored.version}); "
+                    "reload it and retry",
+                    session_id=fields.id,
+                    expected_version=expected_version,
+                    actual_version=stored.version,
+                )
+            if stored is None:
+                version = 1 if expected_version is None else expected_version + 1
+                created = now
+            else:
+                version, created = stored.version + 1, stored.created_at
+            self._rows[fields.id] = _StoredRow(
+                fields.graph_id,
+                fields.current_task_id,
+                fields.status_message,
+                fields.context_json,
+                created,
+                now,
+                version,
+            )
+        session.version, session.created_at, session.updated_at = version, created, now
+        session_saved.send(type(self), session=session, using=None)
+
+    def get(self, session_id: uuid.UUID | str) -> Session | None:
+        sid = parse_session_id(session_id)
+        with self._lock:
+            stored = self._rows.get(sid)
+        if stored is None:
+            return None
+        session = Session(
+            id=sid,
+            graph_id=stored.graph_id,
+            current_task_id=stored.current_task_id,
+            status_message=stored.status_message,
+            context=Context.from_json(stored.context_json),
+            created_at=stored.created_at,
+            updated_at=stored.updated_at,
+            version=stored.version,
+        )
+        session._state.adding = False
+        return session
+
+    def delete(self, session_id: uuid.UUID | str) -> bool:
+        sid = parse_session_id(session_id)
+        with self._lock:
+            deleted = self._rows.pop(sid, None) is not None
+        if deleted:
+            session_deleted.send(type(self), session_id=sid, using=None)
+        return deleted
+
+    def __len__(self) -> int:
+        return len(self._rows)

@@ -95,3 +95,19 @@ def _postgres_has_lz4(connection: Any) -> bool:
             "AND 'lz4' = ANY(enumvals)"
         )
         return cursor.fetchone() is not None
+
+
+class PostgresOnlySQL(migrations.RunSQL):
+    """RunSQL that runs on PostgreSQL only (jsonb indexes and the like); a no-op elsewhere."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)

@@ -55,6 +55,16 @@ class Session(models.Model):
 
     class Meta:
         db_table = "sessions"
+        indexes = [
+            # Newest first (admin list), cursor pagination (API), retention (updated_at < X).
+            models.Index(fields=["updated_at", "id"], name="gfs_updated_id_idx"),
+            # "This graph's sessions, newest first" (admin and API filters, per-graph retention).
+            models.Index(fields=["graph_id", "updated_at"], name="gfs_graph_updated_idx"),
+            # "Who is waiting at this task" (admin and API filters).
+            models.Index(fields=["current_task_id", "updated_at"], name="gfs_task_updated_idx"),
+            # Created-date filters and the admin's date drill-down.
+            models.Index(fields=["created_at"], name="gfs_created_idx"),
+        ]
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
 

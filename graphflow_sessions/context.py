@@ -28,6 +28,7 @@ __all__ = [
     "Context",
     "MessageRole",
     "SerializableMessage",
+    "canonical_timestamp",
     "format_timestamp",
     "parse_timestamp",
 ]
@@ -49,10 +50,7 @@ class MessageRole(str, enum.Enum):
 
 _ROLES: dict[str, MessageRole] = {role.value: role for role in MessageRole}
 
-# RFC 3339 with the field ranges checked, so that a stored history is validated with one
-# regex match per message instead of building a datetime for each (loading a long history
-# is on the hot path of every ``get``). Day-of-month overflow such as Feb 30 is caught when
-# the timestamp is first used.
+# RFC 3339 with the field ranges checked (any offset, any number of fractional digits).
 _RFC3339 = re.compile(
     r"(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)"
     r"(?:\.(\d+))?(?:([Zz])|([+-])([01]\d|2[0-3]):([0-5]\d))"
@@ -89,6 +87,36 @@ def parse_timestamp(text: str) -> datetime:
         offset = timedelta(hours=int(off_h), minutes=int(off_m))
         moment -= offset if sign == "+" else -offset
     return moment
+
+
+# What graph-flow itself writes: UTC, "T" and "Z", and a real calendar day. A stored history
+# is validated with one match of this per message instead of building a datetime for each
+# (loading a long history is on the hot path of every ``get``); only Feb 29, leap seconds and
+# other spellings (offsets, lower case) take the slower path through canonical_timestamp().
+_CANONICAL = re.compile(
+    r"\d{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"|(?:0[13578]|1[02])-31)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z"
+)
+
+
+def canonical_timestamp(text: str) -> str:
+    """Return RFC 3339 ``text`` as graph-flow writes it: the same moment in UTC with ``Z``.
+
+    The fractional digits are kept as written (Rust's nanoseconds survive); a timestamp with
+    an offset is moved to UTC, as the Rust crate does when it re-saves a message. Raises
+    ValueError for text that is not RFC 3339 or names no real day (2025-02-29).
+    """
+    if _CANONICAL.fullmatch(text):
+        return text
+    moment = parse_timestamp(text)  # validates the calendar day too
+    match = _RFC3339.fullmatch(text)
+    assert match is not None
+    second, fraction = match.group(6), match.group(7)
+    if second == "60":  # keep the leap second's spelling: the minute it belongs to, then :60
+        moment -= timedelta(seconds=1)
+    moment = moment.replace(microsecond=0)
+    seconds = "60" if second == "60" else f"{moment.second:02d}"
+    return f"{moment.strftime('%Y-%m-%dT%H:%M:')}{seconds}{'.' + fraction if fraction else ''}Z"
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -129,8 +157,8 @@ class SerializableMessage:
         if timestamp is None:
             timestamp = _utcnow()
         if isinstance(timestamp, str):
-            parse_timestamp(timestamp)  # fail now, not when the message is first read
-            self._timestamp, self._timestamp_text = None, timestamp
+            # Fail now, not when the message is first read; written in UTC like Rust does.
+            self._timestamp, self._timestamp_text = None, canonical_timestamp(timestamp)
         else:
             self._timestamp_text = format_timestamp(timestamp)
             self._timestamp = None
@@ -183,12 +211,16 @@ class SerializableMessage:
                 f"{path}.content: expected a string, got {_show(content)}", path=f"{path}.content"
             )
         timestamp = value["timestamp"]
-        if not isinstance(timestamp, str) or _RFC3339.fullmatch(timestamp) is None:
+        try:
+            if not isinstance(timestamp, str):
+                raise ValueError
+            timestamp = canonical_timestamp(timestamp)
+        except ValueError:
             raise ContextDeserializationError(
                 f"{path}.timestamp: expected an RFC 3339 timestamp such as "
                 f"2026-01-01T00:00:00Z, got {_show(timestamp)}",
                 path=f"{path}.timestamp",
-            )
+            ) from None
         return cls._trusted(role_enum, content, timestamp)
 
     def __eq__(self, other: object) -> bool:
@@ -288,7 +320,7 @@ class ChatHistory:
 def _messages_from_list(raw_messages: list[Any], path: str) -> list[SerializableMessage]:
     # The loop of every get: inline the common, valid case and fall back to from_dict
     # (which builds the precise error) for anything unexpected.
-    roles, match, trusted = _ROLES, _RFC3339.fullmatch, SerializableMessage._trusted
+    roles, match, trusted = _ROLES, _CANONICAL.fullmatch, SerializableMessage._trusted
     messages = []
     for index, raw in enumerate(raw_messages):
         try:

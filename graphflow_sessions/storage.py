@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, transaction
@@ -29,7 +29,6 @@ from django.utils import timezone
 from .conf import app_settings
 from .context import Context
 from .exceptions import (
-    ConnectionFailed,
     ContextDeserializationError,
     DeleteError,
     InvalidSession,
@@ -39,9 +38,15 @@ from .exceptions import (
     SessionNotFound,
 )
 from .ids import parse_session_id
-from .models import Session
 from .serialization import decode_json, encode_json
 from .signals import session_deleted, session_saved
+
+if TYPE_CHECKING:
+    from .models import Session
+
+# The Session model is imported where it is used, not here: the seed's plain script does
+# ``from graphflow_sessions.storage import PostgresSessionStorage`` before ``connect()``
+# has configured Django, and importing a model needs configured, loaded apps.
 
 __all__ = [
     "DatabaseSessionStorage",
@@ -125,17 +130,17 @@ def _prepare(session: Session) -> _Fields:
     )
 
 
-# Column order of every SELECT and of Session.from_db().
-_COLUMNS = tuple(field.column for field in Session._meta.concrete_fields)
-
-
 class _Statements:
     """SQL and result converters for one database connection, built once per alias."""
 
     def __init__(self, connection: Any) -> None:
+        from .models import Session
+
+        self.model = Session
         quote = connection.ops.quote_name
         table = quote(Session._meta.db_table)
-        columns = ", ".join(quote(column) for column in _COLUMNS)
+        # Column order of every SELECT and of Session.from_db().
+        columns = ", ".join(quote(field.column) for field in Session._meta.concrete_fields)
         self.vendor = connection.vendor
         self.upsert_supported = self.vendor in ("postgresql", "sqlite")
         now = (
@@ -170,6 +175,8 @@ class _Statements:
 
 
 def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
+    from .models import Session
+
     # The same converters the ORM's compiler applies to a selected column.
     column = field.get_col(Session._meta.db_table)
     converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
@@ -216,20 +223,62 @@ class DatabaseSessionStorage(SessionStorage):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(using={self.using!r})"
 
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        pool_max_size: int | None = None,
+        connect_timeout: float | None = None,
+        pool_timeout: float | None = None,
+    ) -> DatabaseSessionStorage:
+        """The seed's ``PostgresSessionStorage::connect(url)``: a storage for the database at
+        ``url``, schema created on first connect, pooled connections (at most 5 by default).
+        Works in a plain script too. See :mod:`graphflow_sessions.connect`.
+        """
+        from .connect import DEFAULT_POOL_TIMEOUT, connect
+
+        return connect(
+            url,
+            migrate=migrate,
+            pool_max_size=pool_max_size,
+            connect_timeout=connect_timeout,
+            pool_timeout=DEFAULT_POOL_TIMEOUT if pool_timeout is None else pool_timeout,
+            storage_class=cls,
+        )
+
+    @classmethod
+    async def aconnect(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        pool_max_size: int | None = None,
+        connect_timeout: float | None = None,
+        pool_timeout: float | None = None,
+    ) -> DatabaseSessionStorage:
+        """``connect()`` for async code: ``await PostgresSessionStorage.aconnect(url)``."""
+        return await sync_to_async(cls.connect)(
+            url,
+            migrate=migrate,
+            pool_max_size=pool_max_size,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+
     def _connection(self, session_id: Any, action: str) -> tuple[Any, _Statements]:
         alias = self.using
         connection = connections[alias]
         try:
             connection.ensure_connection()
         except DatabaseError as exc:
+            from .connect import connection_failed, safe_cause
+
             settings = connection.settings_dict
-            raise ConnectionFailed(
-                f"Failed to {action} session {session_id}: cannot connect to database "
-                f"{settings.get('NAME')!r} on {settings.get('HOST') or 'localhost'}"
-                f"{':' + str(settings['PORT']) if settings.get('PORT') else ''} "
-                f"(alias {alias!r}): {exc}",
-                session_id=session_id,
-            ) from exc
+            raise connection_failed(
+                settings, alias, exc, action=action, session_id=session_id
+            ) from safe_cause(exc, settings)
         statements = self._statements.get(alias)
         if statements is None:
             with self._lock:
@@ -296,6 +345,8 @@ class DatabaseSessionStorage(SessionStorage):
         self, session: Session, fields: _Fields, connection: Any, expected_version: int | None
     ) -> None:
         # Databases without INSERT ... ON CONFLICT: a locked read-modify-write.
+        from .models import Session
+
         manager = Session.objects.using(self.using)
         try:
             with transaction.atomic(using=self.using):
@@ -363,7 +414,7 @@ class DatabaseSessionStorage(SessionStorage):
                 f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
                 session_id=sid,
             ) from exc
-        session = Session.from_db(self.using, None, values)  # type: ignore[arg-type]
+        session = sql.model.from_db(self.using, None, values)  # type: ignore[arg-type]
         session.context  # noqa: B018 (a stored context that breaks the contract fails here)
         return session
 
@@ -450,6 +501,8 @@ class InMemorySessionStorage(SessionStorage):
             stored = self._rows.get(sid)
         if stored is None:
             return None
+        from .models import Session
+
         session = Session(
             id=sid,
             graph_id=stored.graph_id,

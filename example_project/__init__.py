@@ -1,0 +1,1 @@
+"""The example project: graphflow-sessions behind an insurance-claims workflow (``make demo``)."""

@@ -199,9 +199,13 @@ class Graph:
             session.id = session_id
         return session
 
-    def execute(self, session: Session) -> ExecutionResult:
-        """Run one step of ``session`` in memory: its context and task move only on success."""
-        context = session.context.copy()
+    def execute(self, session: Session, *, in_place: bool = False) -> ExecutionResult:
+        """Run one step of ``session`` in memory: its context and task move only on success.
+
+        ``in_place=True`` skips copying the context first, for callers that throw the session
+        away when a step fails (the demo generator builds thousands of sessions a second).
+        """
+        context = session.context if in_place else session.context.copy()
         task_id = session.current_task_id
         response: str | None = None
         status_message: str | None = None

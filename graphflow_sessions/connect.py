@@ -116,13 +116,13 @@ def connect(
         alias = _alias_for(database, pool_max_size, pool_timeout)
         try:
             _check_connection(alias)
-        except ConnectionFailed:
-            if new:  # leave no alias behind for a URL that does not work
+            if migrate and alias not in _migrated:
+                _migrate(alias)
+                _migrated.add(alias)
+        except (ConnectionFailed, SchemaMigrationError):
+            if new:  # leave no alias behind for a database that cannot be used
                 disconnect(alias)
             raise
-        if migrate and alias not in _migrated:
-            _migrate(alias)
-            _migrated.add(alias)
     if storage_class is None:
         from .storage import DatabaseSessionStorage
 
@@ -174,10 +174,13 @@ def describe_database(settings_dict: dict[str, Any]) -> str:
 
 
 def redact(text: str, settings_dict: dict[str, Any]) -> str:
-    """``text`` without the password of ``settings_dict`` (drivers may echo a DSN back)."""
+    """A driver's error text for one line: without the password of ``settings_dict``
+    (drivers may echo a DSN back) and without the SQL excerpt (``LINE 1: ... ^``).
+    """
     password = settings_dict.get("PASSWORD")
     if password:
         text = text.replace(str(password), "********")
+    text = re.sub(r"\s*LINE \d+:.*?\^", "", text, flags=re.DOTALL)
     return re.sub(r"\s+", " ", text).strip()
 
 

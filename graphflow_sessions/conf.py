@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_ALLOW_EDITS": False,
     # Messages per page on the admin transcript.
     "ADMIN_TRANSCRIPT_PAGE_SIZE": 200,
+    # Admin list: count filtered results up to this many (then "more than N"); unfiltered
+    # lists of larger PostgreSQL tables show the planner's row estimate instead of COUNT(*).
+    "ADMIN_COUNT_LIMIT": 10_000,
     # Retention: default age in days (None keeps forever) and per-graph ages in days.
     "RETENTION_DAYS": None,
     "RETENTION_DAYS_BY_GRAPH": {},

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from .context import Context
 from .exceptions import ContextDeserializationError
 from .fields import ContextField
+from .summaries import LastMessageField, MessageCount
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -35,6 +36,16 @@ class SessionQuerySet(models.QuerySet["Session"]):
     def without_context(self) -> SessionQuerySet:
         """Never load the (possibly megabytes-large) context column."""
         return self.defer("context")
+
+    def with_summary(self) -> SessionQuerySet:
+        """Defer the context and annotate what a list shows of it, computed by the database:
+        ``message_count`` (None when the stored history is not a list), and the role and
+        start of the last message (``last_message_role``, ``last_message_preview``)."""
+        return self.defer("context").annotate(
+            message_count=MessageCount(),
+            last_message_role=LastMessageField("role", length=16),
+            last_message_preview=LastMessageField("content"),
+        )
 
 
 class Session(models.Model):

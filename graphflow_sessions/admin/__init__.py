@@ -1,0 +1,354 @@
+"""The Django admin for graph-flow sessions: a fast list and a readable transcript.
+
+Read-only by default (sessions are written by machines); ``ADMIN_ALLOW_EDITS`` turns on
+adding and changing with a form that validates the context against the graph-flow
+contract. Deleting needs the delete permission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.filters import DateFieldListFilter
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import truncatechars
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..conf import app_settings
+from ..models import Session
+from ..routers import sessions_database
+from . import export
+from .changelist import SessionChangeList
+from .filters import GraphFilter, TaskFilter
+from .forms import SessionForm
+from .paginator import BoundedCountPaginator
+from .search import search_sessions
+from .transcript import PAGE_PARAMETER, data_entries, pretty_json, transcript_page
+
+__all__ = ["SessionAdmin"]
+
+#: Characters of the status message shown in the list (the full text is in the tooltip).
+STATUS_CHARS = 60
+#: Characters of the last message shown in the list.
+PREVIEW_CHARS = 80
+
+
+def breakable_task_id(task_id: str) -> SafeString:
+    """A Rust type path that may wrap after each ``::`` (each part escaped)."""
+    parts = task_id.split("::")
+    return format_html_join(mark_safe("::<wbr>"), "{}", ((part,) for part in parts))  # noqa: S308
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    form = SessionForm
+    list_display = (
+        "short_id",
+        "graph",
+        "task",
+        "status",
+        "messages_count",
+        "last_message",
+        "created_at",
+        "updated_at",
+    )
+    list_display_links = ("short_id",)
+    list_filter = (
+        GraphFilter,
+        TaskFilter,
+        ("updated_at", DateFieldListFilter),
+        ("created_at", DateFieldListFilter),
+    )
+    date_hierarchy = "updated_at"
+    ordering = ("-updated_at",)
+    search_fields = ("id", "graph_id", "current_task_id", "status_message")
+    search_help_text = _(
+        "A session id (whole, or its first 8+ hex digits), or words found in the graph, "
+        "task, status message, chat messages or data values."
+    )
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 100
+    actions = ("export_json", "export_json_lines", "export_markdown", "export_text")
+    readonly_fields = (
+        "id",
+        "current_task_display",
+        "status_display",
+        "created_at",
+        "updated_at",
+        "version",
+    )
+    change_form_template = "admin/graphflow_sessions/session/change_form.html"
+
+    class Media:
+        css = {"all": ("graphflow_sessions/admin.css",)}
+        js = ("graphflow_sessions/transcript.js",)
+
+    # Permissions ------------------------------------------------------------------------
+
+    def edits_allowed(self) -> bool:
+        return bool(app_settings.ADMIN_ALLOW_EDITS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.edits_allowed() and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.edits_allowed() and super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The view permission, or the change permission even while edits are off.
+        return super().has_view_permission(request, obj) or request.user.has_perm(
+            f"{self.opts.app_label}.change_{self.opts.model_name}"
+        )
+
+    # List -------------------------------------------------------------------------------
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[SessionChangeList]:
+        return SessionChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        return search_sessions(queryset, search_term), False
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        # The list reads the replica; actions (delete above all) act on the primary.
+        return super().response_action(
+            request, queryset.using(sessions_database()), *args, **kwargs
+        )
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        if isinstance(objs, QuerySet):
+            objs = objs.defer("context")  # the confirmation page lists ids, not contexts
+        return super().get_deleted_objects(objs, request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        queryset.defer("context").delete()
+
+    @admin.display(description=_("id"), ordering="id")
+    def short_id(self, obj: Session) -> SafeString:
+        full = str(obj.pk)
+        return format_html('<code class="gfs-id" title="{}">{}</code>', full, full[:8])
+
+    @admin.display(description=_("graph"))
+    def graph(self, obj: Session) -> str:
+        return obj.graph_id
+
+    @admin.display(description=_("current task"))
+    def task(self, obj: Session) -> SafeString:
+        return format_html(
+            '<span class="gfs-task" title="{}">{}</span>',
+            obj.current_task_id,
+            breakable_task_id(obj.current_task_id),
+        )
+
+    @admin.display(description=_("status message"))
+    def status(self, obj: Session) -> SafeString | str:
+        text = obj.status_message
+        if not text:
+            return "-"
+        return format_html(
+            '<span class="gfs-status" title="{}">{}</span>',
+            text,
+            truncatechars(text, STATUS_CHARS),
+        )
+
+    @admin.display(description=_("messages"))
+    def messages_count(self, obj: Session) -> Any:
+        count = getattr(obj, "message_count", None)
+        return "?" if count is None else count
+
+    @admin.display(description=_("last message"))
+    def last_message(self, obj: Session) -> SafeString | str:
+        preview = getattr(obj, "last_message_preview", None)
+        if preview is None:
+            return "-"
+        role = getattr(obj, "last_message_role", None) or "?"
+        return format_html(
+            '<span class="gfs-preview"><span class="gfs-role-badge gfs-role-{}">{}</span> '
+            '<span title="{}">{}</span></span>',
+            role.lower(),
+            role,
+            preview,
+            truncatechars(preview.replace("\n", " "), PREVIEW_CHARS),
+        )
+
+    # One session ------------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        editing = (
+            self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        )
+        if editing:
+            main = ["graph_id", "current_task_id", "status_message", "context_json"]
+            main += ["expected_version"] if obj else []
+        else:
+            main = ["graph_id", "current_task_display", "status_display"]
+        if obj is None:
+            return [(None, {"fields": main})]
+        return [
+            (None, {"fields": ["id", *main]}),
+            (_("Bookkeeping"), {"fields": ["created_at", "updated_at", "version"]}),
+        ]
+
+    @admin.display(description=_("current task"))
+    def current_task_display(self, obj: Session) -> SafeString:
+        return format_html(
+            '<strong class="gfs-big">{}</strong>', breakable_task_id(obj.current_task_id)
+        )
+
+    @admin.display(description=_("status message"))
+    def status_display(self, obj: Session) -> SafeString | str:
+        if obj.status_message is None:
+            return "-"
+        return format_html('<span class="gfs-big gfs-pre">{}</span>', obj.status_message)
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/raw/",
+                wrap(self.raw_context_view),
+                name="{}_{}_raw".format(*info),
+            ),
+            path(
+                "<path:object_id>/transcript.<str:kind>",
+                wrap(self.transcript_view),
+                name="{}_{}_transcript".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _viewable_object(self, request: HttpRequest, object_id: str) -> Session | None:
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            return None
+        return obj
+
+    def _missing(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        raise Http404(_("No session with id %(id)s.") % {"id": object_id})
+
+    def raw_context_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self._viewable_object(request, object_id)
+        if obj is None:
+            return self._missing(request, object_id)
+        return export.raw_context_response(obj, download="download" in request.GET)
+
+    def transcript_view(self, request: HttpRequest, object_id: str, kind: str) -> HttpResponse:
+        obj = self._viewable_object(request, object_id)
+        if obj is None:
+            return self._missing(request, object_id)
+        if kind not in ("md", "txt"):
+            return HttpResponse(status=404)
+        error = obj.context_error
+        if error is not None:
+            self.message_user(
+                request,
+                _(
+                    "This session's context breaks the graph-flow contract (%(error)s); "
+                    "download the raw JSON instead."
+                )
+                % {"error": error},
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                    args=[obj.pk],
+                    current_app=self.admin_site.name,
+                )
+            )
+        return export.transcript_response(obj, kind)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        if obj is not None and obj.pk is not None:
+            context.update(self.session_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def session_context(self, request: HttpRequest, obj: Session) -> dict[str, Any]:
+        info = self.opts.app_label, self.opts.model_name
+        urls = {
+            "raw": reverse("admin:{}_{}_raw".format(*info), args=[obj.pk]),
+            "markdown": reverse("admin:{}_{}_transcript".format(*info), args=[obj.pk, "md"]),
+            "text": reverse("admin:{}_{}_transcript".format(*info), args=[obj.pk, "txt"]),
+        }
+        error = obj.context_error
+        if error is not None:
+            raw_json, truncated = pretty_json(obj.raw_context, limit=100_000)
+            return {
+                "gfs_urls": urls,
+                "gfs_context_error": str(error),
+                "gfs_raw_json": raw_json,
+                "gfs_raw_truncated": truncated,
+            }
+        context = obj.context
+        return {
+            "gfs_urls": urls,
+            "gfs_transcript": transcript_page(context, request.GET.get(PAGE_PARAMETER)),
+            "gfs_page_parameter": PAGE_PARAMETER,
+            "gfs_max_messages": context.max_messages,
+            "gfs_data": data_entries(context.data),
+        }
+
+    # Actions ----------------------------------------------------------------------------
+
+    @admin.action(description=_("Export selected sessions as JSON"), permissions=["view"])
+    def export_json(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return export.export_json(queryset)
+
+    @admin.action(
+        description=_("Export selected sessions as JSON Lines (one per line)"),
+        permissions=["view"],
+    )
+    def export_json_lines(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return export.export_json_lines(queryset)
+
+    def _one_transcript(self, request: HttpRequest, queryset: QuerySet[Any], kind: str) -> Any:
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(
+                request,
+                ngettext(
+                    "Select exactly one session to export its transcript (%(count)d selected).",
+                    "Select exactly one session to export its transcript (%(count)d selected).",
+                    len(ids),
+                )
+                % {"count": len(ids) if len(ids) < 2 else queryset.count()},
+                messages.WARNING,
+            )
+            return None
+        return HttpResponseRedirect(
+            reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_transcript",
+                args=[ids[0], kind],
+                current_app=self.admin_site.name,
+            )
+        )
+
+    @admin.action(description=_("Export the selected transcript as Markdown"), permissions=["view"])
+    def export_markdown(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return self._one_transcript(request, queryset, "md")
+
+    @admin.action(
+        description=_("Export the selected transcript as plain text"), permissions=["view"]
+    )
+    def export_text(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return self._one_transcript(request, queryset, "txt")

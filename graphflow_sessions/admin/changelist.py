@@ -1,0 +1,43 @@
+"""The session list: read from the list database, never load the context, fill in the
+message counts and previews for the shown page with one more query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from ..models import Session
+from ..routers import list_database
+
+
+class SessionChangeList(ChangeList):
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
+        # The admin list is a list-style read: the replica when one is configured.
+        self.root_queryset = self.root_queryset.using(list_database()).defer("context")
+        return super().get_queryset(request, exclude_parameters)
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        rows = list(self.result_list)
+        if rows:
+            # Only the shown page's contexts are touched, whatever the ordering or filter
+            # (an annotation on the list query could be computed for every matching row
+            # before the sort).
+            summaries = {
+                row["pk"]: row
+                for row in Session.objects.using(list_database())
+                .filter(pk__in=[obj.pk for obj in rows])
+                .with_summary()
+                .values(  # type: ignore[misc]
+                    "pk", "message_count", "last_message_role", "last_message_preview"
+                )
+            }
+            for obj in rows:
+                summary = summaries.get(obj.pk, {})
+                obj.message_count = summary.get("message_count")
+                obj.last_message_role = summary.get("last_message_role")
+                obj.last_message_preview = summary.get("last_message_preview")
+        self.result_list = rows

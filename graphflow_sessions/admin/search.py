@@ -1,0 +1,66 @@
+"""What the admin search box understands, turned into queries the indexes can serve.
+
+- A whole session id (any spelling PostgreSQL accepts): that session, by primary key.
+- An id prefix of 8 to 31 hex digits (the short id the list shows, hyphens optional): a
+  primary-key range, ``prefix000... <= id <= prefixfff...``, served by the primary key
+  index; no extra index needed.
+- Anything else: every word must occur (ignoring case) in the graph, the current task,
+  the status message, a chat message or a data value. Chat and data are inside the context,
+  so this reads each candidate context; narrow with a filter first on large tables.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.text import smart_split, unescape_string_literal
+
+from ..exceptions import InvalidSessionId
+from ..ids import parse_session_id
+from ..summaries import ContextContainsText
+
+#: Shortest hex prefix taken as an id: the short id the list shows (first UUID group).
+MIN_ID_PREFIX = 8
+
+_ID_PREFIX = re.compile(r"[0-9a-fA-F-]+")
+
+
+def id_prefix_range(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The (lowest, highest) UUIDs starting with the hex prefix ``term``, or None."""
+    if not _ID_PREFIX.fullmatch(term):
+        return None
+    digits = term.replace("-", "").lower()
+    if not MIN_ID_PREFIX <= len(digits) < 32:
+        return None
+    low = uuid.UUID(digits.ljust(32, "0"))
+    high = uuid.UUID(digits.ljust(32, "f"))
+    return low, high
+
+
+def search_sessions(queryset: QuerySet[Any], search_term: str) -> QuerySet[Any]:
+    term = search_term.strip()
+    if not term:
+        return queryset
+    try:
+        return queryset.filter(pk=parse_session_id(term))
+    except InvalidSessionId:
+        pass
+    prefix = id_prefix_range(term)
+    if prefix is not None:
+        low, high = prefix
+        return queryset.filter(pk__gte=low, pk__lte=high)
+    for bit in smart_split(term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1] and len(bit) > 1:
+            bit = unescape_string_literal(bit)
+        if not bit:
+            continue
+        queryset = queryset.filter(
+            Q(graph_id__icontains=bit)
+            | Q(current_task_id__icontains=bit)
+            | Q(status_message__icontains=bit)
+            | Q(ContextContainsText(bit))
+        )
+    return queryset

@@ -1,0 +1,154 @@
+"""One page of a session's chat history, ready for the admin template.
+
+A history can hold tens of thousands of messages; the page shows ``ADMIN_TRANSCRIPT_PAGE_SIZE``
+of them, oldest first within the page, with links to the first, previous, next and newest
+pages, so the newest messages are always one click away and a page stays small.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..conf import app_settings
+from ..context import Context, MessageRole, SerializableMessage
+
+#: GET parameter of the change page that picks the transcript page ("last" for the newest).
+PAGE_PARAMETER = "transcript_page"
+
+#: Characters of pretty JSON shown inline per data key or for a broken context.
+INLINE_JSON_CHARS = 20_000
+
+ROLE_LABELS = {
+    MessageRole.USER: _("User"),
+    MessageRole.ASSISTANT: _("Assistant"),
+    MessageRole.SYSTEM: _("System"),
+}
+
+
+@dataclass
+class TranscriptMessage:
+    number: int  # 1-based position in the whole history
+    role: str  # the stored spelling: User, Assistant, System
+    role_label: str
+    content: str
+    timestamp_text: str  # exactly as stored (RFC 3339, UTC)
+    local_time: str  # in the active time zone; the browser rewrites it into its own
+    iso_utc: str  # for <time datetime>, millisecond precision (what browsers parse)
+
+
+@dataclass
+class TranscriptPage:
+    messages: list[TranscriptMessage]
+    number: int
+    num_pages: int
+    total: int
+    first_number: int
+    last_number: int
+    page_links: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def is_paginated(self) -> bool:
+        return self.num_pages > 1
+
+
+def _transcript_message(number: int, message: SerializableMessage) -> TranscriptMessage:
+    text = message.timestamp_text
+    try:
+        moment: datetime | None = message.timestamp
+    except ValueError:  # passes the RFC 3339 pattern, not the calendar (February 30)
+        moment = None
+    if moment is None:
+        local, iso = text, ""
+    else:
+        local_moment = timezone.localtime(moment)
+        local = f"{formats.date_format(local_moment, 'DATETIME_FORMAT')} {local_moment:%Z}"
+        iso = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return TranscriptMessage(
+        number=number,
+        role=message.role.value,
+        role_label=str(ROLE_LABELS[message.role]),
+        content=message.content,
+        timestamp_text=text,
+        local_time=local,
+        iso_utc=iso,
+    )
+
+
+def page_number(requested: str | None, num_pages: int) -> int:
+    """The page asked for: a number, "last", or the first page when missing or invalid."""
+    if requested == "last":
+        return num_pages
+    try:
+        number = int(requested or 1)
+    except ValueError:
+        return 1
+    return min(max(number, 1), num_pages)
+
+
+def transcript_page(context: Context, requested: str | None) -> TranscriptPage:
+    size = max(int(app_settings.ADMIN_TRANSCRIPT_PAGE_SIZE), 1)
+    messages = context.get_all_messages()
+    total = len(messages)
+    num_pages = max((total + size - 1) // size, 1)
+    number = page_number(requested, num_pages)
+    start = (number - 1) * size
+    shown = messages[start : start + size]
+    return TranscriptPage(
+        messages=[_transcript_message(start + i + 1, m) for i, m in enumerate(shown)],
+        number=number,
+        num_pages=num_pages,
+        total=total,
+        first_number=start + 1 if shown else 0,
+        last_number=start + len(shown),
+        page_links={
+            "first": 1 if number > 1 else None,
+            "previous": number - 1 if number > 1 else None,
+            "next": number + 1 if number < num_pages else None,
+            "last": num_pages if number < num_pages else None,
+        },
+    )
+
+
+def pretty_json(value: Any, limit: int = INLINE_JSON_CHARS) -> tuple[str, bool]:
+    """Indented JSON cut to ``limit`` characters, and whether it was cut."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    if len(text) > limit:
+        return text[:limit], True
+    return text, False
+
+
+@dataclass
+class DataEntry:
+    key: str
+    json: str
+    truncated: bool
+    kind: str  # translated: object, list, text, number, boolean, null
+    open: bool
+
+
+def data_entries(data: Any) -> list[DataEntry]:
+    """The context data as one collapsible entry per top-level key."""
+    entries = []
+    for key, value in data.items():
+        text, truncated = pretty_json(value)
+        kind = (
+            _("object")
+            if isinstance(value, dict)
+            else _("list")
+            if isinstance(value, list)
+            else _("text")
+            if isinstance(value, str)
+            else _("boolean")
+            if isinstance(value, bool)
+            else _("null")
+            if value is None
+            else _("number")
+        )
+        entries.append(DataEntry(str(key), text, truncated, str(kind), open=len(text) <= 400))
+    return entries

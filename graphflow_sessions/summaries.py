@@ -1,0 +1,146 @@
+"""Facts about a stored context computed by the database, so lists never load the context.
+
+A context can be megabytes; a list of sessions needs only the number of messages and the
+start of the last one. These expressions compute both in SQL (PostgreSQL's jsonb operators,
+SQLite's JSON1 functions) and send back a few hundred bytes per row. They are written to
+survive contexts that break the contract (someone wrote them with raw SQL): a ``messages``
+that is not a list, a context that is not an object, or on SQLite text that is not JSON at
+all give NULL (or no match) instead of an error, so one bad row never breaks a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import BooleanField, Expression, F, Func, IntegerField, TextField
+
+__all__ = ["PREVIEW_CHARS", "ContextContainsText", "LastMessageField", "MessageCount"]
+
+#: Characters of the last message sent back for a preview (cut in the database).
+PREVIEW_CHARS = 200
+
+_PG_MESSAGES = "({column} -> 'chat_history' -> 'messages')"
+_SQLITE_MESSAGES = "'$.chat_history.messages'"
+
+
+class _ContextFunc(Func):
+    """A function of the context column whose SQL is written per database."""
+
+    def __init__(self, context: Expression | str = "context", **extra: Any) -> None:
+        super().__init__(F(context) if isinstance(context, str) else context, **extra)
+
+    def _column(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        return sql, list(params)
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} is not written for {connection.vendor}")
+
+    def _sqlite_when_history_is_list(self, column: str, then: str) -> str:
+        # Nested CASEs because SQLite does not promise to short-circuit AND, and json_type()
+        # raises on text that is not JSON.
+        return (
+            f"CASE WHEN json_valid({column}) THEN CASE WHEN "
+            f"json_type({column}, {_SQLITE_MESSAGES}) = 'array' THEN {then} END END"
+        )
+
+
+class MessageCount(_ContextFunc):
+    """Number of chat messages, or NULL when the stored history is not a list."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        messages = _PG_MESSAGES.format(column=column)
+        sql = (
+            f"CASE WHEN jsonb_typeof({messages}) = 'array' THEN jsonb_array_length({messages}) END"
+        )
+        return sql, params * 2
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        sql = self._sqlite_when_history_is_list(
+            column, f"json_array_length({column}, {_SQLITE_MESSAGES})"
+        )
+        return sql, params * 3
+
+
+class LastMessageField(_ContextFunc):
+    """One field (``role``, ``content`` or ``timestamp``) of the last chat message as text,
+    cut to ``length`` characters by the database."""
+
+    output_field = TextField()
+
+    def __init__(
+        self, field: str, context: Expression | str = "context", length: int = PREVIEW_CHARS
+    ) -> None:
+        if field not in ("role", "content", "timestamp"):
+            raise ValueError(f"unknown message field {field!r}")
+        super().__init__(context)
+        self.message_field, self.length = field, int(length)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        # ``-> -1`` on something that is not a list gives NULL, never an error.
+        messages = _PG_MESSAGES.format(column=column)
+        return f"LEFT({messages} -> -1 ->> '{self.message_field}', {self.length})", params
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        path = f"'$.chat_history.messages[#-1].{self.message_field}'"
+        value = f"substr(CAST(json_extract({column}, {path}) AS TEXT), 1, {self.length})"
+        return self._sqlite_when_history_is_list(column, value), params * 4
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for LIKE/ILIKE, the wildcards in ``text`` escaped with a backslash."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class ContextContainsText(_ContextFunc):
+    """True when ``text`` occurs, ignoring case, in a chat message's content or in a data
+    value (strings, numbers, booleans; keys, roles and timestamps do not count).
+
+    It reads every candidate context: on large tables, narrow with an indexed filter (graph,
+    task, dates) first.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, text: str, context: Expression | str = "context") -> None:
+        super().__init__(context)
+        self.text = text
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        # silent => true: a context in the wrong shape matches nothing instead of failing.
+        sql = (
+            "(EXISTS (SELECT 1 FROM jsonb_path_query("
+            f"{column}, 'strict $.chat_history.messages[*].content', '{{}}', true) AS m(v) "
+            "WHERE jsonb_typeof(m.v) = 'string' AND m.v #>> '{}' ILIKE %s)"
+            " OR EXISTS (SELECT 1 FROM jsonb_path_query("
+            f"{column}, 'strict $.data.**', '{{}}', true) AS d(v) "
+            "WHERE jsonb_typeof(d.v) IN ('string', 'number', 'boolean') "
+            "AND d.v #>> '{}' ILIKE %s))"
+        )
+        pattern = like_pattern(self.text)
+        return sql, [*params, pattern, *params, pattern]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        sql = (
+            f"(CASE WHEN json_valid({column}) THEN ("
+            f"EXISTS (SELECT 1 FROM json_each({column}, {_SQLITE_MESSAGES}) AS m "
+            "WHERE m.type = 'object' AND json_type(m.value, '$.content') = 'text' "
+            "AND json_extract(m.value, '$.content') LIKE %s ESCAPE '\\')"
+            f" OR EXISTS (SELECT 1 FROM json_tree({column}, '$.data') AS d "
+            "WHERE d.type IN ('text', 'integer', 'real', 'true', 'false') "
+            "AND (CASE d.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+            "ELSE CAST(d.atom AS TEXT) END) LIKE %s ESCAPE '\\')"
+            ") ELSE 0 END)"
+        )
+        pattern = like_pattern(self.text)
+        return sql, [*params, *params, *params, pattern, *params, pattern]

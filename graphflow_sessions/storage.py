@@ -102,6 +102,15 @@ class _Fields:
     context_json: str
 
 
+def _is_utf8(text: str) -> bool:
+    # A lone surrogate (from a bad decode upstream) would otherwise escape as a driver error.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _prepare(session: Session) -> _Fields:
     session_id = parse_session_id(session.id)
     session.id = session_id
@@ -119,6 +128,12 @@ def _prepare(session: Session) -> _Fields:
             raise InvalidSession(
                 f"cannot save session {session_id}: {name} contains a NUL character (\\u0000), "
                 "which PostgreSQL text cannot store",
+                session_id=session_id,
+            )
+        if not value.isascii() and not _is_utf8(value):
+            raise InvalidSession(
+                f"cannot save session {session_id}: {name} contains a lone surrogate, "
+                "which is not valid UTF-8",
                 session_id=session_id,
             )
     context = session.context  # a dict assigned by the caller is validated here

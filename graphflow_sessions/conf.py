@@ -40,6 +40,12 @@ DEFAULTS: dict[str, Any] = {
     # ``hook(request, queryset) -> queryset``; None means staff users only, all sessions.
     "API_PERMISSION_CLASSES": None,
     "API_QUERYSET_HOOK": None,
+    # REST API: dotted path of ``hook(request, session) -> None`` run on a session about to
+    # be created (e.g. to stamp its owner); None runs nothing.
+    "API_CREATE_HOOK": None,
+    # REST API: largest request body in bytes (413 above); None means MAX_CONTEXT_BYTES
+    # plus 64 KiB for the other fields.
+    "API_MAX_BODY_BYTES": None,
 }
 
 

@@ -70,3 +70,39 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 )
             )
     return messages
+
+
+#: Measured by ``python -m benchmarks.connections`` (localhost PostgreSQL 15, psycopg 3): one
+#: session read plus a new connection vs the same read on a reused connection.
+NEW_CONNECTION_COST = "about 30 ms more per request, 8x a request on a reused connection"
+
+
+@register(Tags.database)
+def check_connection_reuse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """W003: the sessions database opens (and closes) a connection for every request."""
+    messages: list[Any] = []
+    aliases = dict.fromkeys(
+        alias
+        for alias in (app_settings.DATABASE, app_settings.REPLICA_DATABASE)
+        if alias is not None and alias in settings.DATABASES
+    )
+    for alias in aliases:
+        database = settings.DATABASES[alias]
+        if "postgresql" not in str(database.get("ENGINE", "")):
+            continue
+        pooled = bool((database.get("OPTIONS") or {}).get("pool"))
+        if database.get("CONN_MAX_AGE", 0) == 0 and not pooled:
+            messages.append(
+                Warning(
+                    f"The sessions database {alias!r} opens a new PostgreSQL connection for "
+                    'every request (CONN_MAX_AGE = 0 and no OPTIONS["pool"]).',
+                    hint="Connecting costs more than reading a session: measured "
+                    f"{NEW_CONNECTION_COST} (benchmarks/connections.py). Add "
+                    f'"OPTIONS": {{"pool": {{"max_size": 5}}}} to DATABASES[{alias!r}] '
+                    "(psycopg 3 with psycopg[pool]) or set CONN_MAX_AGE = 60. Behind a "
+                    "pooler such as PgBouncer connecting is cheap: silence this check with "
+                    'SILENCED_SYSTEM_CHECKS = ["graphflow_sessions.W003"].',
+                    id="graphflow_sessions.W003",
+                )
+            )
+    return messages

@@ -10,14 +10,17 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.db import connections
+from django.test import override_settings
 
+from graphflow_sessions.checks import check_connection_reuse
 from graphflow_sessions.connect import DEFAULT_POOL_MAX_SIZE, connected_aliases
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import ConnectionFailed, SaveError
@@ -372,3 +375,66 @@ def urlsplit_port() -> int:
 
 def url_host() -> str:
     return urlsplit(throwaway.base_url()).hostname or "localhost (local socket)"
+
+
+# --- check W003: a new connection per request ---------------------------------------------------
+
+
+@pytest.fixture
+def sessions_alias() -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Point GRAPHFLOW_SESSIONS["DATABASE"] at an alias configured as given (never opened)."""
+    alias = "h_seed_w003"
+
+    def configure(entry: dict[str, Any]) -> None:
+        connections.configure_settings({"default": entry})
+        connections.settings[alias] = entry
+
+    with override_settings(GRAPHFLOW_SESSIONS={"DATABASE": alias}):
+        yield configure
+    connections.settings.pop(alias, None)
+
+
+POSTGRES = {"ENGINE": "django.db.backends.postgresql", "NAME": "sessions", "HOST": "db"}
+
+
+def w003() -> list[Any]:
+    return [m for m in check_connection_reuse() if m.id == "graphflow_sessions.W003"]
+
+
+def test_w003_warns_when_every_request_opens_a_postgres_connection(
+    sessions_alias: Callable[[dict[str, Any]], None],
+) -> None:
+    sessions_alias({**POSTGRES, "CONN_MAX_AGE": 0, "OPTIONS": {}})
+
+    [warning] = w003()
+
+    assert "'h_seed_w003' opens a new PostgreSQL connection for every request" in warning.msg
+    assert "30 ms more per request" in warning.hint
+    assert '"pool"' in warning.hint and "CONN_MAX_AGE = 60" in warning.hint
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {**POSTGRES, "OPTIONS": {"pool": True}},
+        {**POSTGRES, "OPTIONS": {"pool": {"max_size": 5}}},
+        {**POSTGRES, "CONN_MAX_AGE": 60},
+        {**POSTGRES, "CONN_MAX_AGE": None},
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+    ],
+    ids=["pool", "pool options", "persistent 60 s", "persistent forever", "sqlite"],
+)
+def test_w003_is_quiet_when_connections_are_reused(
+    sessions_alias: Callable[[dict[str, Any]], None], entry: dict[str, Any]
+) -> None:
+    sessions_alias(dict(entry))
+
+    assert w003() == []
+
+
+@pytest.mark.postgres
+def test_w003_is_quiet_for_a_database_connect_set_up(fresh_database: str) -> None:
+    storage = PostgresSessionStorage.connect(throwaway.url_for(fresh_database))
+
+    with override_settings(GRAPHFLOW_SESSIONS={"DATABASE": storage.using}):
+        assert w003() == []

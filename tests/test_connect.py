@@ -23,7 +23,7 @@ from django.test import override_settings
 from graphflow_sessions.checks import check_connection_reuse
 from graphflow_sessions.connect import DEFAULT_POOL_MAX_SIZE, connected_aliases
 from graphflow_sessions.context import Context
-from graphflow_sessions.exceptions import ConnectionFailed, SaveError
+from graphflow_sessions.exceptions import ConnectionFailed, SaveError, SchemaMigrationError
 from graphflow_sessions.models import Session
 from graphflow_sessions.storage import PostgresSessionStorage
 
@@ -438,3 +438,27 @@ def test_w003_is_quiet_for_a_database_connect_set_up(fresh_database: str) -> Non
 
     with override_settings(GRAPHFLOW_SESSIONS={"DATABASE": storage.using}):
         assert w003() == []
+
+
+@pytest.mark.postgres
+def test_connect_says_so_when_the_database_routers_refuse_the_migration(
+    fresh_database: str,
+) -> None:
+    url = throwaway.url_for(fresh_database)
+    with override_settings(DATABASE_ROUTERS=["graphflow_sessions.routers.SessionsRouter"]):
+        with pytest.raises(SchemaMigrationError, match="DATABASE_ROUTERS do not allow") as caught:
+            PostgresSessionStorage.connect(url)
+        assert "migrate=False" in str(caught.value)
+        assert not table_exists(fresh_database)
+
+        # The way out it names: the schema made elsewhere, then connect without migrating.
+        throwaway_migrate(url)
+        storage = PostgresSessionStorage.connect(url, migrate=False)
+        session = new_session()
+        storage.save(session)
+        assert storage.get(session.id) is not None
+
+
+def throwaway_migrate(url: str) -> None:
+    with override_settings(DATABASE_ROUTERS=[]):
+        PostgresSessionStorage.connect(url)

@@ -32,9 +32,8 @@ class Command(BaseCommand):
             raise CommandError("--username must not be empty")
         password: str = options["password"] or secrets.token_urlsafe(12)
         user_model = get_user_model()
-        user, created = user_model._default_manager.get_or_create(
-            **{user_model.USERNAME_FIELD: username}
-        )
+        lookup: dict[str, Any] = {user_model.USERNAME_FIELD: username}
+        user, created = user_model._default_manager.get_or_create(**lookup)
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(password)
         user.save()

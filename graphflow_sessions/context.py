@@ -97,6 +97,9 @@ _CANONICAL = re.compile(
     r"\d{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
     r"|(?:0[13578]|1[02])-31)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z"
 )
+# The same for a whole history in one match: its timestamps, each followed by a newline
+# (which no timestamp contains), ASCII digits only; anything else takes the per-message path.
+_CANONICAL_LINES = re.compile("(?:(?:" + _CANONICAL.pattern.replace(r"\d", "[0-9]") + ")\n)*")
 
 
 def canonical_timestamp(text: str) -> str:
@@ -170,6 +173,21 @@ class SerializableMessage:
         message.role, message.content = role, content
         message._timestamp, message._timestamp_text = None, timestamp_text
         return message
+
+    @classmethod
+    def _trusted_many(
+        cls, roles: list[MessageRole], contents: list[str], timestamp_texts: list[str]
+    ) -> list[SerializableMessage]:
+        # _trusted for a whole history: one loop and no call per message (hot path of get).
+        new = cls.__new__
+        messages: list[SerializableMessage] = []
+        append = messages.append
+        for role, content, timestamp_text in zip(roles, contents, timestamp_texts, strict=True):
+            message = new(cls)
+            message.role, message.content = role, content
+            message._timestamp, message._timestamp_text = None, timestamp_text
+            append(message)
+        return messages
 
     @property
     def timestamp(self) -> datetime:
@@ -271,8 +289,16 @@ class ChatHistory:
         return iter(self.messages)
 
     def to_dict(self) -> dict[str, Any]:
+        # SerializableMessage.to_dict inlined: this runs for every message of every save.
         return {
-            "messages": [message.to_dict() for message in self.messages],
+            "messages": [
+                {
+                    "role": message.role._value_,
+                    "content": message.content,
+                    "timestamp": message._timestamp_text,
+                }
+                for message in self.messages
+            ],
             "max_messages": self.max_messages,
         }
 
@@ -318,8 +344,11 @@ class ChatHistory:
 
 
 def _messages_from_list(raw_messages: list[Any], path: str) -> list[SerializableMessage]:
-    # The loop of every get: inline the common, valid case and fall back to from_dict
-    # (which builds the precise error) for anything unexpected.
+    messages = _canonical_messages(raw_messages)
+    if messages is not None:
+        return messages
+    # Something is unusual: the loop, per message, inlines the common, valid case and falls
+    # back to from_dict (which builds the precise error) for anything unexpected.
     roles, match, trusted = _ROLES, _CANONICAL.fullmatch, SerializableMessage._trusted
     messages = []
     for index, raw in enumerate(raw_messages):
@@ -336,6 +365,28 @@ def _messages_from_list(raw_messages: list[Any], path: str) -> list[Serializable
             continue
         messages.append(trusted(role, content, timestamp))
     return messages
+
+
+def _canonical_messages(raw_messages: list[Any]) -> list[SerializableMessage] | None:
+    """The messages of a history all in graph-flow's own form, checked a list at a time
+    (a long history is loaded by every get); None when anything is unusual."""
+    if not raw_messages:
+        return []
+    try:
+        timestamps = [raw["timestamp"] for raw in raw_messages]
+        contents = [raw["content"] for raw in raw_messages]
+        roles = [_ROLES[raw["role"]] for raw in raw_messages]
+        joined = "\n".join(timestamps)  # TypeError unless every timestamp is a string
+    except (KeyError, TypeError):
+        return None
+    if (
+        joined.count("\n") != len(timestamps) - 1
+        or _CANONICAL_LINES.fullmatch(joined + "\n") is None
+        or not set(map(type, contents)) <= {str}
+        or not set(map(type, timestamps)) <= {str}
+    ):
+        return None
+    return SerializableMessage._trusted_many(roles, contents, timestamps)
 
 
 class Context:

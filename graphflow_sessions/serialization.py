@@ -16,7 +16,7 @@ from typing import Any
 
 from .exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
 
-__all__ = ["decode_json", "encode_json", "find_unstorable", "format_size"]
+__all__ = ["decode_json", "encode_json", "encode_json_utf8", "find_unstorable", "format_size"]
 
 # serde_json's compact form: no spaces, non-ASCII written as UTF-8.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -26,6 +26,14 @@ def encode_json(
     value: Any, *, max_bytes: int | None = None, session_id: Any = None, what: str = "context"
 ) -> str:
     """Encode ``value`` as compact JSON or raise ContextSerializationError naming the path."""
+    return encode_json_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)[0]
+
+
+def encode_json_utf8(
+    value: Any, *, max_bytes: int | None = None, session_id: Any = None, what: str = "context"
+) -> tuple[str, bytes]:
+    """``encode_json``, also returning the UTF-8 bytes it measured, so that a caller sending
+    bytes (the PostgreSQL save) does not encode a megabyte-sized context a second time."""
     try:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -35,9 +43,10 @@ def encode_json(
         if problem is not None:
             raise _unstorable_error(value, what, session_id, None, problem)
     try:
-        size = len(text.encode("utf-8"))
+        data = text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate: jsonb and UTF-8 refuse it
         raise _unstorable_error(value, what, session_id, exc) from exc
+    size = len(data)
     if max_bytes is not None and size > max_bytes:
         who = f" of session {session_id}" if session_id is not None else ""
         raise ContextTooLarge(
@@ -47,7 +56,7 @@ def encode_json(
             limit=max_bytes,
             session_id=session_id,
         )
-    return text
+    return text, data
 
 
 def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:

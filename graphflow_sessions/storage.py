@@ -38,7 +38,7 @@ from .exceptions import (
     SessionNotFound,
 )
 from .ids import parse_session_id
-from .serialization import decode_json, encode_json
+from .serialization import decode_json, encode_json_utf8
 from .signals import session_deleted, session_saved
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class _Fields:
     current_task_id: str
     status_message: str | None
     context_json: str
+    context_utf8: bytes  # the same JSON, as PostgreSQL receives it
 
 
 def _is_utf8(text: str) -> bool:
@@ -137,11 +138,16 @@ def _prepare(session: Session) -> _Fields:
                 session_id=session_id,
             )
     context = session.context  # a dict assigned by the caller is validated here
-    context_json = encode_json(
+    context_json, context_utf8 = encode_json_utf8(
         context.to_dict(), max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
     )
     return _Fields(
-        session_id, session.graph_id, session.current_task_id, session.status_message, context_json
+        session_id,
+        session.graph_id,
+        session.current_task_id,
+        session.status_message,
+        context_json,
+        context_utf8,
     )
 
 
@@ -187,6 +193,54 @@ class _Statements:
             for name in ("version", "created_at", "updated_at")
         ]
         self.pk_field = Session._meta.pk
+        self.direct = self.vendor == "postgresql" and _is_psycopg3()
+        if self.direct:
+            import psycopg
+            from psycopg.types.json import Jsonb
+
+            self.server_cursor = psycopg.Cursor
+            # The context goes out as the bytes encode_json_utf8 measured: no second encoding.
+            self.jsonb = lambda data: Jsonb(data, _unchanged)
+
+
+def _is_psycopg3() -> bool:
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
+
+
+def _unchanged(data: bytes) -> bytes:
+    return data
+
+
+def _direct(connection: Any, sql: _Statements) -> bool:
+    # Django's own cursor runs the statement whenever someone watches queries through it:
+    # DEBUG or CaptureQueriesContext (queries_logged) or an installed execute_wrapper.
+    return sql.direct and not connection.queries_logged and not connection.execute_wrappers
+
+
+def _run(
+    connection: Any, sql: _Statements, statement: str, params: list[Any], *, direct: bool
+) -> Any:
+    """Run one statement; return the cursor's first row if it has rows, else its row count.
+
+    ``direct`` (psycopg 3, nobody watching queries): the statement runs on a server-binding
+    cursor of Django's own connection, so parameters (a megabyte-sized context among them)
+    travel as bound values instead of being quoted into the SQL text by Django's
+    client-side-binding cursor and parsed back by the server. The rest of what Django's
+    cursor does is kept: the thread-sharing and broken-transaction checks, autocommit or the
+    caller's atomic block (it is the same connection), and driver errors translated to
+    django.db errors. Statements stay unnamed, so connection poolers work as with Django.
+    """
+    if direct:
+        connection.validate_thread_sharing()
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors, sql.server_cursor(connection.connection) as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchone() if cursor.description else cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone() if cursor.description else cursor.rowcount
 
 
 def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
@@ -286,6 +340,7 @@ class DatabaseSessionStorage(SessionStorage):
         alias = self.using
         connection = connections[alias]
         try:
+            connection.close_if_health_check_failed()  # as Django's cursor() does
             connection.ensure_connection()
         except DatabaseError as exc:
             from .connect import connection_failed, safe_cause
@@ -309,12 +364,13 @@ class DatabaseSessionStorage(SessionStorage):
             self._save_without_upsert(session, fields, connection, expected_version)
             return
         new_version = 1 if expected_version is None else expected_version + 1
+        direct = _direct(connection, sql)
         params: list[Any] = [
             sql.pk_field.get_db_prep_value(fields.id, connection),
             fields.graph_id,
             fields.current_task_id,
             fields.status_message,
-            fields.context_json,
+            sql.jsonb(fields.context_utf8) if direct else fields.context_json,
             new_version,
         ]
         statement = sql.upsert
@@ -322,9 +378,7 @@ class DatabaseSessionStorage(SessionStorage):
             statement = sql.upsert_if_version
             params.append(expected_version)
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, params)
-                row = cursor.fetchone()
+            row = _run(connection, sql, statement, params, direct=direct)
         except DatabaseError as exc:
             raise SaveError(
                 f"Failed to save session {fields.id}: {exc}", session_id=fields.id
@@ -414,10 +468,9 @@ class DatabaseSessionStorage(SessionStorage):
     def get(self, session_id: uuid.UUID | str) -> Session | None:
         sid = parse_session_id(session_id)
         connection, sql = self._connection(sid, "fetch")
+        params = [sql.pk_field.get_db_prep_value(sid, connection)]
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql.select, [sql.pk_field.get_db_prep_value(sid, connection)])
-                row = cursor.fetchone()
+            row = _run(connection, sql, sql.select, params, direct=_direct(connection, sql))
         except DatabaseError as exc:
             raise RetrieveError(f"Failed to fetch session {sid}: {exc}", session_id=sid) from exc
         if row is None:
@@ -438,10 +491,9 @@ class DatabaseSessionStorage(SessionStorage):
     def delete(self, session_id: uuid.UUID | str) -> bool:
         sid = parse_session_id(session_id)
         connection, sql = self._connection(sid, "delete")
+        params = [sql.pk_field.get_db_prep_value(sid, connection)]
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql.delete, [sql.pk_field.get_db_prep_value(sid, connection)])
-                deleted = cursor.rowcount > 0
+            deleted = _run(connection, sql, sql.delete, params, direct=_direct(connection, sql)) > 0
         except DatabaseError as exc:
             raise DeleteError(f"Failed to delete session {sid}: {exc}", session_id=sid) from exc
         if deleted:

@@ -50,6 +50,7 @@ __all__ = [
     "connect",
     "connected_aliases",
     "connection_failed",
+    "connection_lost",
     "describe_database",
     "disconnect",
     "redact",
@@ -333,12 +334,18 @@ def connection_failed(
     *,
     action: str = "connect",
     session_id: Any = None,
+    lost: bool = False,
 ) -> ConnectionFailed:
-    """The ConnectionFailed for ``exc``: where it tried to connect, without the password."""
+    """The ConnectionFailed for ``exc``: where it tried to connect, without the password.
+
+    ``lost``: the connection was open and went away mid-operation (server restarted,
+    backend terminated, network cut); the next operation reconnects.
+    """
     timeout = settings_dict.get("OPTIONS", {}).get("connect_timeout")
-    bound = f", connect timeout {timeout} s" if timeout else ""
+    bound = f", connect timeout {timeout} s" if timeout and not lost else ""
+    how = "lost the connection to" if lost else "cannot connect to"
     message = (
-        f"cannot connect to {describe_database(settings_dict)} (alias {alias!r}{bound}): "
+        f"{how} {describe_database(settings_dict)} (alias {alias!r}{bound}): "
         f"{redact(str(exc), settings_dict)}"
     )
     if session_id is not None:
@@ -346,6 +353,16 @@ def connection_failed(
     else:
         message = message[0].upper() + message[1:]
     return ConnectionFailed(message, session_id=session_id)
+
+
+def connection_lost(connection: Any) -> bool:
+    """Whether the driver connection under a Django wrapper died (not merely a failed query)."""
+    raw = getattr(connection, "connection", None)
+    if raw is None:
+        return False
+    # psycopg 3: ``closed`` (also true once the connection went BAD) and ``broken``;
+    # psycopg 2: ``closed`` is a non-zero int. sqlite3 has neither.
+    return bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
 
 
 def safe_cause(exc: BaseException, settings_dict: dict[str, Any]) -> BaseException | None:

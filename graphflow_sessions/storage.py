@@ -36,6 +36,7 @@ from .exceptions import (
     SaveError,
     SessionConflict,
     SessionNotFound,
+    StorageError,
 )
 from .ids import parse_session_id
 from .serialization import decode_json, encode_json_utf8
@@ -380,9 +381,7 @@ class DatabaseSessionStorage(SessionStorage):
         try:
             row = _run(connection, sql, statement, params, direct=direct)
         except DatabaseError as exc:
-            raise SaveError(
-                f"Failed to save session {fields.id}: {exc}", session_id=fields.id
-            ) from exc
+            raise _failure(SaveError, "save", fields.id, exc, connection) from exc
         if row is None:
             raise self._conflict(fields.id, expected_version, connection, sql)
         session.version, session.created_at, session.updated_at = _convert(
@@ -451,9 +450,7 @@ class DatabaseSessionStorage(SessionStorage):
                     pk=fields.id, defaults=defaults, create_defaults={**defaults, "created_at": now}
                 )
         except DatabaseError as exc:
-            raise SaveError(
-                f"Failed to save session {fields.id}: {exc}", session_id=fields.id
-            ) from exc
+            raise _failure(SaveError, "save", fields.id, exc, connection) from exc
         session.version, session.created_at, session.updated_at = (
             stored.version,
             stored.created_at,
@@ -472,7 +469,7 @@ class DatabaseSessionStorage(SessionStorage):
         try:
             row = _run(connection, sql, sql.select, params, direct=_direct(connection, sql))
         except DatabaseError as exc:
-            raise RetrieveError(f"Failed to fetch session {sid}: {exc}", session_id=sid) from exc
+            raise _failure(RetrieveError, "fetch", sid, exc, connection) from exc
         if row is None:
             return None
         try:
@@ -495,10 +492,30 @@ class DatabaseSessionStorage(SessionStorage):
         try:
             deleted = _run(connection, sql, sql.delete, params, direct=_direct(connection, sql)) > 0
         except DatabaseError as exc:
-            raise DeleteError(f"Failed to delete session {sid}: {exc}", session_id=sid) from exc
+            raise _failure(DeleteError, "delete", sid, exc, connection) from exc
         if deleted:
             session_deleted.send(type(self), session_id=sid, using=self.using)
         return deleted
+
+
+def _failure(
+    error: type[StorageError], action: str, session_id: uuid.UUID, exc: Exception, connection: Any
+) -> StorageError:
+    """``error`` for a statement the database refused; ConnectionFailed when the connection
+    itself died under it (server restart, terminated backend): retrying can then succeed.
+    """
+    from .connect import connection_failed, connection_lost
+
+    if connection_lost(connection):
+        return connection_failed(
+            connection.settings_dict,
+            connection.alias,
+            exc,
+            action=action,
+            session_id=session_id,
+            lost=True,
+        )
+    return error(f"Failed to {action} session {session_id}: {exc}", session_id=session_id)
 
 
 #: The seed's name. Works on any Django database, PostgreSQL being the one it is built for.

@@ -21,6 +21,7 @@ import pytest
 from django.db import connections
 from psycopg import sql
 
+from graphflow_sessions.connect import DEFAULT_POOL_MAX_SIZE
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import (
     ConnectionFailed,
@@ -166,6 +167,44 @@ def test_a_port_nobody_listens_on_gives_connection_failed_naming_the_session(
     port = connections.settings[unreachable_alias]["PORT"]
     assert f"database {setup.database!r} on 127.0.0.1:{port}" in str(caught.value)
     assert "Connection refused" in str(caught.value)
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    database = throwaway.throwaway_name("errors_lost")
+    throwaway.create_database(database)
+    with throwaway.forgetting_new_aliases():
+        yield database
+    throwaway.drop_database(database)
+
+
+def test_a_connection_the_server_dropped_gives_connection_failed_then_reconnects(
+    own_database: str,
+) -> None:
+    storage = PostgresSessionStorage.connect(throwaway.url_for(own_database))
+    session = new_session()
+    storage.save(session)
+    with throwaway.admin() as connection:  # what a server restart does to open connections
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            [own_database],
+        )
+
+    with pytest.raises(ConnectionFailed) as caught:
+        storage.get(session.id)
+
+    assert_names_session(caught.value, session.id, f"Failed to fetch session {session.id}")
+    assert f"lost the connection to database {own_database!r}" in str(caught.value)
+    assert "terminating connection due to administrator command" in str(caught.value)
+    # The dead connection was dropped, not handed out again: the next call reconnects.
+    loaded = None
+    for _attempt in range(DEFAULT_POOL_MAX_SIZE + 1):  # other pooled ones died too
+        try:
+            loaded = storage.get(session.id)
+            break
+        except ConnectionFailed:
+            continue
+    assert loaded is not None and loaded.id == session.id
 
 
 # --- schema migration ----------------------------------------------------------------------------

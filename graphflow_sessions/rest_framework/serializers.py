@@ -23,9 +23,18 @@ from .parsers import RequestTooLarge
 ROLE_CHOICES = [(role.value, role.value) for role in MessageRole]
 
 
+class TextField(serializers.CharField):
+    """A string, as the contract says: no number turned into text on the way in."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
-    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    content = TextField(allow_blank=True, trim_whitespace=False)
     timestamp = serializers.CharField(
         help_text=_("RFC 3339, e.g. 2026-01-01T00:00:00Z (graph-flow writes UTC with Z).")
     )
@@ -35,7 +44,7 @@ class NewMessageSerializer(serializers.Serializer):
     """Body of ``POST .../messages/``: the server stamps the time."""
 
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
-    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    content = TextField(allow_blank=True, trim_whitespace=False)
 
 
 @extend_schema_serializer(component_name="ChatHistory")
@@ -116,11 +125,11 @@ class SessionSerializer(serializers.Serializer):
     """A whole session. On create, ``id`` is optional (the server makes a UUID)."""
 
     id = serializers.UUIDField(required=False)
-    graph_id = serializers.CharField(default="default", trim_whitespace=False)
-    current_task_id = serializers.CharField(
+    graph_id = TextField(default="default", trim_whitespace=False)
+    current_task_id = TextField(
         trim_whitespace=False, help_text=_("The task the next step runs: the resume point.")
     )
-    status_message = serializers.CharField(
+    status_message = TextField(
         required=False, allow_null=True, allow_blank=True, default=None, trim_whitespace=False
     )
     context = ContextField(required=False)  # type: ignore[assignment]
@@ -138,7 +147,7 @@ class SessionUpdateSerializer(SessionSerializer):
     """PUT/PATCH: the id is the URL's; the rest replaces (PUT) or updates (PATCH)."""
 
     id = serializers.UUIDField(read_only=True)
-    graph_id = serializers.CharField(trim_whitespace=False)
+    graph_id = TextField(trim_whitespace=False)
     context = ContextField()
 
 

@@ -197,7 +197,10 @@ class SessionAdmin(admin.ModelAdmin):
             return [(None, {"fields": main})]
         return [
             (None, {"fields": ["id", *main]}),
-            (_("Bookkeeping"), {"fields": ["created_at", "updated_at", "version"]}),
+            (
+                _("Bookkeeping"),
+                {"fields": ["created_at", "updated_at", "version"], "classes": ["collapse"]},
+            ),
         ]
 
     @admin.display(description=_("current task"))

@@ -78,6 +78,10 @@ class SessionForm(forms.ModelForm):
             self.initial.setdefault("context_json", self.instance.raw_context)
             self.fields["expected_version"].initial = self.instance.version
 
+    def clean_status_message(self) -> str | None:
+        # graph-flow writes NULL for "no message" (Option<String>), never an empty string.
+        return self.cleaned_data.get("status_message") or None
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         expected = cleaned.get("expected_version")

@@ -225,28 +225,39 @@ def test_pool_holds_its_size_under_twenty_concurrent_threads(
     assert row == (20 * 15,)
 
 
+def run_seed_example(
+    database: str, cwd: Path, session_id: str | None = None
+) -> subprocess.Popen[str]:
+    environment = {
+        key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"
+    }
+    environment["DATABASE_URL"] = throwaway.url_for(database)
+    environment["PYTHONPATH"] = str(REPO)
+    if session_id:
+        environment["SESSION_ID"] = session_id
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT)],
+        cwd=cwd,  # nowhere near a settings module
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def script_report(process: subprocess.Popen[str]) -> dict[str, Any]:
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    return report
+
+
 @pytest.mark.postgres
 def test_a_plain_script_without_django_settings_saves_gets_and_deletes(
     fresh_database: str, tmp_path: Path
 ) -> None:
-    environment = {
-        key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"
-    }
-    environment["DATABASE_URL"] = throwaway.url_for(fresh_database)
-    environment["PYTHONPATH"] = str(REPO)
+    report = script_report(run_seed_example(fresh_database, tmp_path))
 
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT)],
-        cwd=tmp_path,  # nowhere near a settings module
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["installed_apps"] == ["graphflow_sessions"]
     assert report["use_tz"] is True
     assert report["found"] == {
@@ -260,6 +271,23 @@ def test_a_plain_script_without_django_settings_saves_gets_and_deletes(
     assert table_exists(fresh_database)
     with throwaway.admin(fresh_database) as connection:
         assert connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+
+
+@pytest.mark.postgres
+def test_several_processes_connecting_to_an_empty_database_at_once_all_succeed(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    processes = [run_seed_example(fresh_database, tmp_path, str(uuid.uuid4())) for _ in range(4)]
+
+    reports = [script_report(process) for process in processes]
+
+    assert [report["deleted"] for report in reports] == [True] * 4
+    with throwaway.admin(fresh_database) as connection:
+        rows = connection.execute(
+            "SELECT name, count(*) FROM django_migrations WHERE app = 'graphflow_sessions' "
+            "GROUP BY name"
+        ).fetchall()
+    assert rows and all(count == 1 for _name, count in rows)  # migrated once, not four times
 
 
 @pytest.mark.postgres

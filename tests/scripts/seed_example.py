@@ -1,7 +1,8 @@
 """The seed's example, in Python, as a plain script: no Django project, no settings module.
 
-Run by tests/test_connect.py in a subprocess with only DATABASE_URL set. Prints one JSON
-line saying what it found, so the test can check every step.
+Run by tests/test_connect.py in a subprocess with only DATABASE_URL set (and SESSION_ID when
+several copies run at once). Prints one JSON line saying what it found, so the test can
+check every step.
 """
 
 import json
@@ -17,10 +18,12 @@ from django.conf import settings  # noqa: E402 (configured by connect() above)
 from graphflow_sessions.context import Context  # noqa: E402
 from graphflow_sessions.models import Session  # noqa: E402
 
+session_id = os.environ.get("SESSION_ID", "7f0f5a3e-2d8c-4b0e-9a55-3c1a0e6b9d21")
+
 context = Context()
 context.set("insurance_type", "car")
 session = Session(
-    id="7f0f5a3e-2d8c-4b0e-9a55-3c1a0e6b9d21",
+    id=session_id,
     graph_id="my-graph",
     current_task_id="task-1",
     status_message="Processing...",
@@ -31,10 +34,10 @@ session = Session(
 storage.save(session)
 
 # Retrieve the session
-retrieved = storage.get("7f0f5a3e-2d8c-4b0e-9a55-3c1a0e6b9d21")
+retrieved = storage.get(session_id)
 
 # Delete the session
-deleted = storage.delete("7f0f5a3e-2d8c-4b0e-9a55-3c1a0e6b9d21")
+deleted = storage.delete(session_id)
 
 print(  # noqa: T201 (the test reads this line)
     json.dumps(
@@ -49,7 +52,7 @@ print(  # noqa: T201 (the test reads this line)
                 "insurance_type": retrieved.context.get("insurance_type"),
             },
             "deleted": deleted,
-            "after_delete": storage.get("7f0f5a3e-2d8c-4b0e-9a55-3c1a0e6b9d21"),
+            "after_delete": storage.get(session_id),
         }
     )
 )

@@ -1,0 +1,125 @@
+"""A primary PostgreSQL cluster and a hot-standby replica made from it with pg_basebackup.
+
+    with streaming_replica() as pair:
+        pair.primary_port, pair.replica_port
+        pair.wait_for_replay()            # the replica has replayed everything committed
+        with pair.replay_paused(): ...    # the replica stops applying WAL meanwhile
+
+Both are throwaway clusters (initdb with trust auth, fsync off) under .tmp/infra, so the
+shared server on 5432 needs no replication permission and is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .processes import POSTGRES_BIN, free_port, query, run, scratch_directory, wait_for
+
+# Durability is irrelevant for a test cluster; speed and a small footprint are not.
+_SERVER_OPTIONS = (
+    "-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off "
+    "-c shared_buffers=16MB -c max_connections=30 "
+    "-c wal_level=replica -c max_wal_senders=4 -c hot_standby=on"
+)
+
+
+@dataclass
+class ReplicaPair:
+    primary_port: int
+    replica_port: int
+
+    def wait_for_replay(self, timeout: float = 30.0) -> None:
+        (target,) = query(self.primary_port, "SELECT pg_current_wal_insert_lsn()::text")[0]
+        wait_for(
+            "the replica to replay the primary's WAL",
+            lambda: bool(
+                query(
+                    self.replica_port,
+                    f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn",
+                )[0][0]
+            ),
+            timeout,
+        )
+
+    @contextlib.contextmanager
+    def replay_paused(self) -> Iterator[None]:
+        """The replica keeps receiving WAL but applies none of it: it falls behind."""
+        self.wait_for_replay()
+        query(self.replica_port, "SELECT pg_wal_replay_pause()")
+        wait_for(
+            "replay to pause",
+            lambda: (
+                query(self.replica_port, "SELECT pg_get_wal_replay_pause_state()")[0][0] == "paused"
+            ),
+        )
+        try:
+            yield
+        finally:
+            query(self.replica_port, "SELECT pg_wal_replay_resume()")
+
+
+def _start(data: Path, preferred_port: int, sockets: Path) -> int:
+    """Start the cluster on a free port and return it; retry elsewhere if the port is taken
+    between the probe and the bind (other test runs share this machine)."""
+    log = data.parent / f"{data.name}.log"
+    port = free_port(preferred_port)
+    for attempt in range(3):
+        try:
+            run(
+                [
+                    str(POSTGRES_BIN / "pg_ctl"),
+                    "-D", str(data),
+                    "-l", str(log),
+                    "-o", f"-p {port} -k {sockets} {_SERVER_OPTIONS}",
+                    "-w", "-t", "60",
+                    "start",
+                ]
+            )  # fmt: skip
+            return port
+        except RuntimeError as exc:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            if attempt == 2 or "Address already in use" not in tail:
+                raise RuntimeError(f"{exc}\nserver log:\n{tail}") from None
+            port = free_port(0)
+    raise AssertionError("unreachable")
+
+
+def _stop(data: Path) -> None:
+    if (data / "postmaster.pid").exists():
+        with contextlib.suppress(RuntimeError):
+            run([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+
+
+@contextlib.contextmanager
+def streaming_replica(
+    primary_port: int = 55432, replica_port: int = 55433
+) -> Iterator[ReplicaPair]:
+    with scratch_directory("replica-") as root:
+        primary, replica = root / "primary", root / "replica"
+        try:
+            run([str(POSTGRES_BIN / "initdb"), "-D", str(primary), "-U", "postgres",
+                 "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"])  # fmt: skip
+            # initdb's pg_hba.conf already trusts replication connections from localhost.
+            primary_port = _start(primary, primary_port, root)
+            run([str(POSTGRES_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port),
+                 "-U", "postgres", "-D", str(replica), "-R", "-X", "stream", "-c", "fast",
+                 "--no-sync"])  # fmt: skip
+            replica_port = _start(replica, replica_port, root)
+            pair = ReplicaPair(primary_port, replica_port)
+            wait_for(
+                "the replica to stream from the primary",
+                lambda: (
+                    query(
+                        primary_port,
+                        "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+                    )[0][0]
+                    == 1
+                ),
+            )
+            yield pair
+        finally:
+            _stop(replica)
+            _stop(primary)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import dj_database_url
 import pytest
 from django.db import connections
-from psycopg import sql
 
 from graphflow_sessions.connect import DEFAULT_POOL_MAX_SIZE
 from graphflow_sessions.context import Context
@@ -37,6 +36,7 @@ from graphflow_sessions.models import Session
 from graphflow_sessions.storage import DatabaseSessionStorage, PostgresSessionStorage
 
 from . import throwaway
+from .throwaway import sql
 
 pytestmark = pytest.mark.postgres
 
@@ -74,9 +74,9 @@ def setup(django_db_blocker: object) -> Iterator[Setup]:
                     grant(database, role_name(role), privileges)
                 with throwaway.admin() as connection:
                     connection.execute(
-                        sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(
-                            sql.Identifier(role_name("readonly_tx"))
-                        )
+                        sql()
+                        .SQL("ALTER ROLE {} SET default_transaction_read_only = on")
+                        .format(sql().Identifier(role_name("readonly_tx")))
                     )
                 yield Setup(database, owner)
         finally:
@@ -89,13 +89,13 @@ def grant(database: str, role: str, privileges: list[str]) -> None:
     throwaway.create_role(role, password=PASSWORD)
     with throwaway.admin(database) as connection:
         connection.execute(
-            sql.SQL("GRANT {} ON sessions TO {}").format(
-                sql.SQL(", ").join(sql.SQL(p) for p in privileges), sql.Identifier(role)
-            )
+            sql()
+            .SQL("GRANT {} ON sessions TO {}")
+            .format(sql().SQL(", ").join(sql().SQL(p) for p in privileges), sql().Identifier(role))
         )
         # So connect()'s "is the schema up to date?" check can read the migration history.
         connection.execute(
-            sql.SQL("GRANT SELECT ON django_migrations TO {}").format(sql.Identifier(role))
+            sql().SQL("GRANT SELECT ON django_migrations TO {}").format(sql().Identifier(role))
         )
 
 

@@ -11,12 +11,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
 from graphflow_sessions.connect import connected_aliases, disconnect
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+def sql() -> Any:
+    """psycopg's ``sql`` module, imported late: SQLite runs may lack psycopg entirely."""
+    from psycopg import sql as module
+
+    return module
 
 
 def base_url() -> str:
@@ -55,6 +63,8 @@ def url_for(
 @contextlib.contextmanager
 def admin(database: str = "postgres") -> Iterator[psycopg.Connection]:
     """An autocommit superuser connection to ``database`` on DATABASE_URL's server."""
+    import psycopg
+
     with psycopg.connect(url_for(database), autocommit=True) as connection:
         yield connection
 
@@ -62,32 +72,34 @@ def admin(database: str = "postgres") -> Iterator[psycopg.Connection]:
 def drop_database(name: str) -> None:
     with admin() as connection:
         connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            sql().SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql().Identifier(name))
         )
 
 
 def create_database(name: str, *, owner: str | None = None) -> None:
     drop_database(name)
-    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    statement = sql().SQL("CREATE DATABASE {}").format(sql().Identifier(name))
     if owner:
-        statement += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
+        statement += sql().SQL(" OWNER {}").format(sql().Identifier(owner))
     with admin() as connection:
         connection.execute(statement)
 
 
 def drop_role(name: str) -> None:
     with admin() as connection:
-        connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+        connection.execute(sql().SQL("DROP ROLE IF EXISTS {}").format(sql().Identifier(name)))
 
 
 def create_role(name: str, *, password: str | None = None) -> None:
     """A login role with no privileges beyond PUBLIC's."""
     drop_role(name)
-    statement = sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
-        sql.Identifier(name)
+    statement = (
+        sql()
+        .SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        .format(sql().Identifier(name))
     )
     if password:
-        statement += sql.SQL(" PASSWORD {}").format(sql.Literal(password))
+        statement += sql().SQL(" PASSWORD {}").format(sql().Literal(password))
     with admin() as connection:
         connection.execute(statement)
 

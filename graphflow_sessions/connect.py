@@ -67,8 +67,9 @@ DEFAULT_POOL_TIMEOUT = 10.0
 _APP_LABEL = "graphflow_sessions"
 _ALIAS_PREFIX = "graphflow_sessions_"
 # Serialises concurrent migrations of one database across processes (pg_advisory_lock key).
-_MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"graphflow_sessions.migrate").digest()[:8])
-_MIGRATION_LOCK_KEY -= 1 << 63 if _MIGRATION_LOCK_KEY >= 1 << 63 else 0
+_MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"graphflow_sessions.migrate").digest()[:8], "big", signed=True
+)
 
 
 @dataclass
@@ -76,7 +77,6 @@ class _Registration:
     """An alias this module added to DATABASES, and what it was made with."""
 
     pool_max_size: int | None
-    migrated: bool = False
 
 
 _registered: dict[str, _Registration] = {}

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.test import override_settings
 
 from graphflow_sessions.checks import check_connection_reuse
@@ -490,3 +490,24 @@ def test_connect_says_so_when_the_database_routers_refuse_the_migration(
 def throwaway_migrate(url: str) -> None:
     with override_settings(DATABASE_ROUTERS=[]):
         PostgresSessionStorage.connect(url)
+
+
+@pytest.mark.postgres
+def test_inside_a_transaction_the_connected_storage_keeps_its_connection(
+    fresh_database: str,
+) -> None:
+    storage = PostgresSessionStorage.connect(throwaway.url_for(fresh_database))
+    kept = new_session()
+    rolled_back = new_session()
+    storage.save(kept)
+
+    with pytest.raises(RuntimeError, match="undo"), transaction.atomic(using=storage.using):
+        storage.save(rolled_back)
+        # Same connection, same transaction: it sees its own uncommitted write...
+        assert storage.get(rolled_back.id) is not None
+        raise RuntimeError("undo")
+
+    # ...which the rollback took back; what was committed before stays.
+    assert storage.get(rolled_back.id) is None
+    assert storage.get(kept.id) is not None
+    assert connections[storage.using].connection is None  # handed back to the pool

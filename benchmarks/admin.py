@@ -1,0 +1,215 @@
+"""Admin benchmark: our session admin against the stock Django admin on the same table.
+
+    createdb -h 127.0.0.1 -U postgres gfs_admin_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gfs_admin_bench \\
+        python -m benchmarks.admin --n 20000 --context-bytes 2000
+
+Loads ``--n`` sessions with ``benchmarks.loader.load_sessions`` (COPY) into an empty
+``sessions`` table (``--reload`` empties it first), plus one session with a 10,000-message
+history, then requests each page with Django's test Client as a logged-in superuser and
+reports the median time, the SQL query count and the response size. The baseline, measured
+in the same run on the same rows, is a stock ``ModelAdmin`` (``list_display`` of the columns
+and a message count read from the context, ``list_filter``/``search_fields`` on the text
+columns, ``date_hierarchy``): what a project gets by registering the model plainly.
+
+The database in DATABASE_URL is migrated and written to: use one made for this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+_naive_site: Any = None
+urlpatterns: list[Any] = []
+
+
+def _setup_urls() -> None:
+    """The project's URLs plus the stock admin at /naive/ (this module is the URLconf)."""
+    global _naive_site
+    from django.contrib import admin
+    from django.urls import path
+
+    from graphflow_sessions.models import Session
+    from tests.urls import urlpatterns as project_urls
+
+    class StockSessionAdmin(admin.ModelAdmin):
+        list_display = (
+            "id",
+            "graph_id",
+            "current_task_id",
+            "status_message",
+            "messages",
+            "created_at",
+            "updated_at",
+        )
+        list_filter = ("graph_id", "current_task_id", "updated_at", "created_at")
+        search_fields = ("id", "graph_id", "current_task_id", "status_message")
+        date_hierarchy = "updated_at"
+        ordering = ("-updated_at",)
+        # Shown as one JSON blob ("raw JSON at best"); as an editable field it cannot even
+        # render (the JSON form field cannot serialize a Context).
+        readonly_fields = ("context",)
+
+        @admin.display(description="messages")
+        def messages(self, obj: Session) -> int:
+            return obj.context.chat_history_len()
+
+    _naive_site = admin.AdminSite(name="naive")
+    _naive_site.register(Session, StockSessionAdmin)
+    urlpatterns[:] = [*project_urls, path("naive/", _naive_site.urls)]
+
+
+def _measure(client: Any, url: str, repeat: int) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    response = client.get(url)  # warm-up (and a check)
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: HTTP {response.status_code}")
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - start)
+    db_times = []
+    for _ in range(max(repeat // 2, 1)):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        db_times.append(sum(float(q["time"]) for q in queries.captured_queries))
+    return {
+        "url": url,
+        "median_ms": round(statistics.median(times) * 1000, 1),
+        "db_ms": round(statistics.median(db_times) * 1000, 1),
+        "queries": len(queries.captured_queries),
+        "bytes": len(response.content),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000, help="sessions to load (default 20000)")
+    parser.add_argument(
+        "--context-bytes", type=int, default=2_000, help="JSON size of each context (2000)"
+    )
+    parser.add_argument("--repeat", type=int, default=7, help="timed requests per page (7)")
+    parser.add_argument("--reload", action="store_true", help="empty the table and load again")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not time the stock admin")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("set DATABASE_URL to a PostgreSQL database made for this benchmark")
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from graphflow_sessions.models import Session
+    from tests.admin_support import chat_context
+
+    from .loader import load_sessions
+
+    _setup_urls()
+    call_command("migrate", verbosity=0)
+    if args.reload:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE sessions")
+    if not Session.objects.exists():
+        started = time.perf_counter()
+        load_sessions("default", args.n, args.context_bytes)
+        long = Session(graph_id="claims", current_task_id="ask", context=chat_context(10_000))
+        long.save()
+        print(f"loaded {args.n} sessions in {time.perf_counter() - started:.1f}s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE sessions")
+        cursor.execute(
+            "SELECT reltuples::bigint, pg_size_pretty(pg_total_relation_size('sessions')), "
+            "(SELECT avg(pg_column_size(context))::int FROM (SELECT context FROM sessions "
+            "TABLESAMPLE SYSTEM (1)) s) FROM pg_class WHERE oid = 'sessions'::regclass"
+        )
+        rows, table_size, stored_context = cursor.fetchone()
+    long_id = (
+        Session.objects.filter(graph_id="claims", current_task_id="ask")
+        .order_by("-updated_at")
+        .values_list("pk", flat=True)[0]
+    )
+    some = Session.objects.order_by("pk").values_list("pk", flat=True)[rows // 2]
+    user_model = get_user_model()
+    user = user_model.objects.filter(username="bench").first() or (
+        user_model.objects.create_superuser("bench", "bench@example.com", "bench")
+    )
+    client = Client()
+    client.force_login(user)
+
+    ours = "/admin/graphflow_sessions/session/"
+    naive = "/naive/graphflow_sessions/session/"
+    pages = [
+        ("list", "", ""),
+        ("filtered list (graph)", "?graph_id=billing", "?graph_id__exact=billing"),
+        (
+            "filtered list (task + month)",
+            f"?current_task_id=completed&updated_at__year={time.gmtime().tm_year}",
+            f"?current_task_id__exact=completed&updated_at__year={time.gmtime().tm_year}",
+        ),
+        ("search: id prefix", f"?q={str(some)[:8]}", f"?q={str(some)[:8]}"),
+        ("search: text in messages, one graph", "?graph_id=tenant-03&q=windscreen", None),
+        ("search: text in messages, whole table", "?q=windscreen", None),
+        ("detail (typical context)", f"{some}/change/", f"{some}/change/"),
+        ("detail (10,000 messages)", f"{long_id}/change/", f"{long_id}/change/"),
+        ("detail (10,000 messages, newest page)", f"{long_id}/change/?transcript_page=last", None),
+    ]
+    results = []
+    with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
+        for name, our_query, naive_query in pages:
+            row: dict[str, Any] = {
+                "page": name,
+                "ours": _measure(client, ours + our_query, args.repeat),
+            }
+            if naive_query is not None and not args.skip_baseline:
+                row["stock"] = _measure(client, naive + naive_query, args.repeat)
+            results.append(row)
+
+    print(
+        f"\n{rows:,} sessions, contexts ~{args.context_bytes:,} bytes as JSON "
+        f"({stored_context:,} bytes stored on average), table {table_size}; "
+        f"median of {args.repeat} requests\n"
+    )
+    print(
+        "| page | ours ms | of which SQL ms | queries | KB "
+        "| stock admin ms | of which SQL ms | queries | KB | stock / ours |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in results:
+        o, s = row["ours"], row.get("stock")
+        stock = (
+            f"{s['median_ms']} | {s['db_ms']} | {s['queries']} | {s['bytes'] // 1024} | "
+            f"{s['median_ms'] / o['median_ms']:.1f}x"
+            if s
+            else "- | - | - | - | -"
+        )
+        ours_cells = f"{o['median_ms']} | {o['db_ms']} | {o['queries']} | {o['bytes'] // 1024}"
+        print(f"| {row['page']} | {ours_cells} | {stock} |")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(
+                {"rows": rows, "context_bytes": args.context_bytes, "results": results},
+                handle,
+                indent=2,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,6 +25,7 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Field
 from django.utils import timezone
+from django.utils.connection import ConnectionDoesNotExist
 
 from .conf import app_settings
 from .context import Context
@@ -39,7 +40,7 @@ from .exceptions import (
     StorageError,
 )
 from .ids import parse_session_id
-from .serialization import decode_json, encode_json_utf8
+from .serialization import decode_json, encode_json_utf8, encode_jsonb
 from .signals import session_deleted, session_saved
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class _Fields:
     graph_id: str
     current_task_id: str
     status_message: str | None
-    context_json: str
+    context_json: str  # for a jsonb parameter, possibly with non-ASCII written as \u escapes
     context_utf8: bytes  # the same JSON, as PostgreSQL receives it
 
 
@@ -113,7 +114,7 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _prepare(session: Session) -> _Fields:
+def _prepare(session: Session, *, jsonb: bool = False) -> _Fields:
     session_id = parse_session_id(session.id)
     session.id = session_id
     for name in ("graph_id", "current_task_id", "status_message"):
@@ -139,7 +140,8 @@ def _prepare(session: Session) -> _Fields:
                 session_id=session_id,
             )
     context = session.context  # a dict assigned by the caller is validated here
-    context_json, context_utf8 = encode_json_utf8(
+    encode = encode_jsonb if jsonb else encode_json_utf8
+    context_json, context_utf8 = encode(
         context.to_dict(), max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
     )
     return _Fields(
@@ -200,7 +202,7 @@ class _Statements:
             from psycopg.types.json import Jsonb
 
             self.server_cursor = psycopg.Cursor
-            # The context goes out as the bytes encode_json_utf8 measured: no second encoding.
+            # The context goes out as the bytes _prepare measured: no second encoding.
             self.jsonb = lambda data: Jsonb(data, _unchanged)
 
 
@@ -218,6 +220,28 @@ def _direct(connection: Any, sql: _Statements) -> bool:
     # Django's own cursor runs the statement whenever someone watches queries through it:
     # DEBUG or CaptureQueriesContext (queries_logged) or an installed execute_wrapper.
     return sql.direct and not connection.queries_logged and not connection.execute_wrappers
+
+
+def _sends_jsonb(alias: str) -> bool:
+    """Whether a save on ``alias`` will pass the context as a psycopg jsonb parameter.
+
+    Decided from configuration alone, before connecting, so that bad input still fails
+    before the database is touched; should it not hold at execution, the text form is sent.
+    """
+    try:
+        connection = connections[alias]
+    except ConnectionDoesNotExist:  # fails later, where it always did
+        return False
+    return (
+        connection.vendor == "postgresql"
+        and _is_psycopg3()
+        and not connection.queries_logged
+        and not connection.execute_wrappers
+    )
+
+
+def _utf8_database(connection: Any) -> bool:
+    return connection.connection.info.parameter_status("server_encoding") == "UTF8"
 
 
 def _run(
@@ -359,8 +383,11 @@ class DatabaseSessionStorage(SessionStorage):
     # save ---------------------------------------------------------------------------------
 
     def save(self, session: Session, *, expected_version: int | None = None) -> None:
-        fields = _prepare(session)
+        jsonb = _sends_jsonb(self.using)
+        fields = _prepare(session, jsonb=jsonb)
         connection, sql = self._connection(fields.id, "save")
+        if jsonb and not _utf8_database(connection):
+            fields = _prepare(session)  # \u escapes beyond ASCII need a UTF8 database
         if not sql.upsert_supported:
             self._save_without_upsert(session, fields, connection, expected_version)
             return

@@ -11,7 +11,10 @@ from django.db import connections
 from .conf import DEFAULTS, app_settings
 
 
-@register(Tags.database, Tags.compatibility)
+# Not tagged "database": Django runs database-tagged checks only with ``check --database``,
+# and these read settings only (a connection's vendor needs no connection), so they must run
+# on every ``check``, ``runserver`` and ``migrate``.
+@register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     messages: list[Any] = []
     raw = getattr(settings, "GRAPHFLOW_SESSIONS", {})

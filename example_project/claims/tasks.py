@@ -10,6 +10,7 @@ keys, task ids, status messages and the $1000 auto-approval threshold are the se
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from decimal import Decimal
@@ -40,8 +41,11 @@ GRAPH_ID = "insurance_claims"
 _RUST_MODULE = "insurance_claims_service::tasks"
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+(?:-[a-z]+)*", text.lower())
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    # Cached: the classifier re-reads the whole chat every turn (and the demo generator
+    # sends the same scripted sentences thousands of times).
+    return frozenset(re.findall(r"[a-z]+(?:-[a-z]+)*", text.lower()))
 
 
 def _word_set(text: str) -> frozenset[str]:
@@ -99,8 +103,9 @@ def _without_amount(text: str) -> str:
     return _BARE_NUMBER.sub(" ", _AMOUNT.sub(" ", text))
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_description(text: str) -> bool:
-    """Enough words, once money is taken out, to say what happened."""
+    """Enough different words, once money is taken out, to say what happened."""
     return len(_words(_without_amount(text))) >= 5
 
 
@@ -108,7 +113,7 @@ def classify(texts: Iterable[str]) -> str | None:
     """``car`` or ``apartment`` when the words point one way, else None."""
     scores = dict.fromkeys(_KEYWORDS, 0)
     for text in texts:
-        words = set(_words(text))
+        words = _words(text)
         for kind, keywords in _KEYWORDS.items():
             scores[kind] += len(words & keywords)
     best = max(scores, key=lambda kind: scores[kind])
@@ -183,9 +188,7 @@ class InsuranceTypeClassifierTask(Task):
         keywords = _KEYWORDS[insurance_type]
         described = [m for m in messages if _is_description(m)]
         if described and details["description"] is None:
-            details["description"] = max(
-                described, key=lambda m: len(set(_words(m)) & keywords)
-            ).strip()
+            details["description"] = max(described, key=lambda m: len(_words(m) & keywords)).strip()
         context.set(CLAIM_DETAILS, details)
         return TaskResult(
             None,

@@ -9,4 +9,5 @@ urlpatterns = [
     path("execute", views.execute, name="execute"),
     path("session/<str:session_id>", views.session_detail, name="session"),
     path("health", views.health, name="health"),
+    path("", views.index, name="index"),
 ]

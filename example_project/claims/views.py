@@ -4,6 +4,7 @@
                        -> {"session_id": "<uuid>", "response": "..." | null, "status": "..."}
     GET  /session/<id> -> the session as graph-flow serializes it
     GET  /health       -> OK
+    GET  /             -> a page to chat with the workflow in the browser
 
 Every error is JSON, ``{"error": "..."}``, with a status that says whose fault it is: 400 for
 a body or id that cannot be used, 404 for an unknown session, 405 for a wrong method, 409
@@ -20,6 +21,9 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 
 from graphflow_sessions.exceptions import (
@@ -133,6 +137,30 @@ def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     if session is None:
         return _error(404, "Session not found", session_id=session_id)
     return JsonResponse(session_json(session))
+
+
+_PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """A page to chat with the workflow in the browser (through ``POST /execute``)."""
+    try:
+        api_url: str | None = reverse("graphflow_sessions_api:session-list")
+    except NoReverseMatch:  # the REST API is optional
+        api_url = None
+    page_config = {
+        "executeUrl": reverse("claims:execute"),
+        "adminChangeUrl": reverse(
+            "admin:graphflow_sessions_session_change", args=[_PLACEHOLDER_ID]
+        ),
+        "placeholderId": _PLACEHOLDER_ID,
+        "labels": {
+            "user": gettext("You"),
+            "assistant": gettext("Assistant"),
+            "error": gettext("Error"),
+        },
+    }
+    return render(request, "claims/index.html", {"page_config": page_config, "api_url": api_url})
 
 
 def health(request: HttpRequest) -> HttpResponse:

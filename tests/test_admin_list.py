@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.utils import ConnectionDoesNotExist
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
@@ -206,3 +207,13 @@ def test_list_is_sorted_by_updated_or_created_on_request(admin_client):
     created_index = list(cl.list_display).index("created_at")
     assert _shown_ids(_list(admin_client, o=f"-{created_index}")) == [str(b.pk), str(a.pk)]
     assert Session.objects.count() == 2
+
+
+def test_list_reads_the_list_database_and_the_session_page_the_primary(admin_client):
+    session = make_session()
+    # An alias that does not exist proves which reads ask for it.
+    with override_settings(GRAPHFLOW_SESSIONS={"REPLICA_DATABASE": "no_such_replica"}):
+        with pytest.raises(ConnectionDoesNotExist):
+            admin_client.get(reverse(LIST_URL))
+        change = reverse("admin:graphflow_sessions_session_change", args=[session.pk])
+        assert admin_client.get(change).status_code == 200

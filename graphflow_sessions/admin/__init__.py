@@ -102,12 +102,6 @@ class SessionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.edits_allowed() and super().has_change_permission(request, obj)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The view permission, or the change permission even while edits are off.
-        return super().has_view_permission(request, obj) or request.user.has_perm(
-            f"{self.opts.app_label}.change_{self.opts.model_name}"
-        )
-
     # List -------------------------------------------------------------------------------
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[SessionChangeList]:

@@ -33,10 +33,12 @@ class CreateSessionsTable(migrations.CreateModel):
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         connection = schema_editor.connection
+        model = to_state.apps.get_model(app_label, self.name)
+        if not self.allow_migrate_model(connection.alias, model):  # routed to another database
+            return
         if connection.vendor == "postgresql":
             schema_editor.execute(SEED_CREATE_TABLE)
             return
-        model = to_state.apps.get_model(app_label, self.name)
         if model._meta.db_table in connection.introspection.table_names():
             return
         super().database_forwards(app_label, schema_editor, from_state, to_state)
@@ -52,6 +54,9 @@ class AddVersionColumn(migrations.AddField):
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         connection = schema_editor.connection
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(connection.alias, model):  # routed to another database
+            return
         if connection.vendor == "postgresql":
             schema_editor.execute(
                 "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0"
@@ -61,7 +66,6 @@ class AddVersionColumn(migrations.AddField):
                     "ALTER TABLE sessions ALTER COLUMN context SET COMPRESSION lz4"
                 )
             return
-        model = to_state.apps.get_model(app_label, self.model_name)
         with connection.cursor() as cursor:
             columns = {
                 column.name
@@ -76,6 +80,9 @@ class AddVersionColumn(migrations.AddField):
     def database_backwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
         if schema_editor.connection.vendor == "postgresql" and _postgres_has_lz4(
             schema_editor.connection
         ):

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 
+from django.apps import apps
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-# Missing modules that only mean "the REST API is not available"; any other import error
-# is a real bug in the API package and is raised.
-_OPTIONAL_MODULES = {
-    "rest_framework",
-    "graphflow_sessions.rest_framework",
-    "graphflow_sessions.rest_framework.urls",
-}
-
 
 def _rest_api_urls() -> list[URLPattern | URLResolver]:
-    try:
-        importlib.import_module("graphflow_sessions.rest_framework.urls")
-    except ModuleNotFoundError as exc:
-        if exc.name in _OPTIONAL_MODULES:
-            return []
-        raise
+    # The REST API is the optional ``drf`` extra: mounted when Django REST framework is an
+    # installed app (settings add it when it is importable) and the API package exists.
+    if not apps.is_installed("rest_framework"):
+        return []
+    if importlib.util.find_spec("graphflow_sessions.rest_framework") is None:
+        return []
     return [path("api/", include("graphflow_sessions.rest_framework.urls"))]
 
 

@@ -80,7 +80,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 NEW_CONNECTION_COST = "about 30 ms more per request, 8x a request on a reused connection"
 
 
-@register(Tags.database)
+# A deployment check (``check --deploy``): CONN_MAX_AGE = 0 is Django's default and fine in
+# development. Not tagged "database", which Django skips unless ``--database`` is given.
+@register(Tags.compatibility, deploy=True)
 def check_connection_reuse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """W003: the sessions database opens (and closes) a connection for every request."""
     messages: list[Any] = []

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.core.checks import Tags, run_checks
 from django.db import connections, transaction
 from django.test import override_settings
 
@@ -511,3 +512,17 @@ def test_inside_a_transaction_the_connected_storage_keeps_its_connection(
     assert storage.get(rolled_back.id) is None
     assert storage.get(kept.id) is not None
     assert connections[storage.using].connection is None  # handed back to the pool
+
+
+def test_w003_runs_with_check_deploy_and_not_on_every_check(
+    sessions_alias: Callable[[dict[str, Any]], None],
+) -> None:
+    sessions_alias({**POSTGRES, "CONN_MAX_AGE": 0, "OPTIONS": {}})
+
+    def ids(**options: Any) -> set[str]:
+        return {m.id for m in run_checks(tags=[Tags.compatibility], **options)}
+
+    assert "graphflow_sessions.W003" in ids(include_deployment_checks=True)
+    assert "graphflow_sessions.W003" not in ids()
+    # Django skips "database"-tagged checks unless --database is given: not tagged so.
+    assert Tags.database not in check_connection_reuse.tags  # type: ignore[attr-defined]

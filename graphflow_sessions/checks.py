@@ -111,3 +111,58 @@ def check_connection_reuse(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 )
             )
     return messages
+
+
+@register(Tags.compatibility)
+def check_operations(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E010: retention settings; W010: the ORM is not routed to DATABASE; W011: replica."""
+    from django.db import router
+
+    from .models import Session
+    from .retention import retention_rules
+
+    if not isinstance(getattr(settings, "GRAPHFLOW_SESSIONS", {}), dict):
+        return []  # E003 says so
+    messages: list[Any] = []
+    by_graph = app_settings.RETENTION_DAYS_BY_GRAPH
+    try:
+        if by_graph is not None and not isinstance(by_graph, dict):
+            raise ValueError(
+                'GRAPHFLOW_SESSIONS["RETENTION_DAYS_BY_GRAPH"] must be a dict of graph id to '
+                f"days, got {type(by_graph).__name__}"
+            )
+        retention_rules()
+    except ValueError as exc:
+        messages.append(
+            Error(
+                f"{exc}.",
+                hint='Write ages in days, e.g. "RETENTION_DAYS": 30, "RETENTION_DAYS_BY_GRAPH": '
+                '{"claims": 90, "audit": None} (None keeps that graph forever).',
+                id="graphflow_sessions.E010",
+            )
+        )
+    alias = app_settings.DATABASE
+    if alias in settings.DATABASES:
+        routed = router.db_for_write(Session)
+        if routed != alias:
+            messages.append(
+                Warning(
+                    f'GRAPHFLOW_SESSIONS["DATABASE"] is {alias!r}, but the database routers send '
+                    f"the Session model to {routed!r}: the storage uses {alias!r} while the "
+                    "admin, the ORM and migrate use the other.",
+                    hint='Add "graphflow_sessions.routers.SessionsRouter" to DATABASE_ROUTERS '
+                    "(first, or before any router that claims every model).",
+                    id="graphflow_sessions.W010",
+                )
+            )
+    replica = app_settings.REPLICA_DATABASE
+    if replica is not None and replica == alias:
+        messages.append(
+            Warning(
+                f'GRAPHFLOW_SESSIONS["REPLICA_DATABASE"] names the sessions database {alias!r} '
+                "itself.",
+                hint="Set it to None when there is no replica, or to the replica's alias.",
+                id="graphflow_sessions.W011",
+            )
+        )
+    return messages

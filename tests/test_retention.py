@@ -525,3 +525,34 @@ def test_trim_command_reports_what_it_trimmed() -> None:
 
     assert "Trimmed the chat history of 1 of 2 sessions scanned" in out
     assert err.count("scanned ") == 2
+
+
+# System check ------------------------------------------------------------------------------
+
+
+def retention_check_ids() -> list[str]:
+    from graphflow_sessions.checks import check_operations
+
+    return [message.id for message in check_operations()]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"RETENTION_DAYS": 0},
+        {"RETENTION_DAYS": -3},
+        {"RETENTION_DAYS": "30"},
+        {"RETENTION_DAYS_BY_GRAPH": {"chat": True}},
+        {"RETENTION_DAYS_BY_GRAPH": ["chat", 7]},
+    ],
+)
+def test_check_e010_reports_a_bad_retention_setting(value: dict[str, Any]) -> None:
+    with override_settings(GRAPHFLOW_SESSIONS=value):
+        assert retention_check_ids() == ["graphflow_sessions.E010"]
+
+
+@override_settings(
+    GRAPHFLOW_SESSIONS={"RETENTION_DAYS": 30.5, "RETENTION_DAYS_BY_GRAPH": {"a": None, "b": 1}}
+)
+def test_check_e010_accepts_good_retention_settings() -> None:
+    assert retention_check_ids() == []

@@ -65,3 +65,31 @@ def test_sessions_live_in_their_own_database_with_their_migrations() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(rf"\b{expected} passed\b", done.stdout), done.stdout
     assert " skipped" not in done.stdout and " deselected" not in done.stdout
+
+
+def check_ids() -> list[str]:
+    from graphflow_sessions.checks import check_operations
+
+    return [message.id for message in check_operations()]
+
+
+class EverythingToArchive:
+    """A project router that claims every model, as catch-all routers do."""
+
+    def db_for_write(self, model: object, **hints: object) -> str:
+        return "archive"
+
+
+@override_settings(DATABASE_ROUTERS=[EverythingToArchive()])
+def test_check_w010_warns_when_the_routers_send_the_model_elsewhere() -> None:
+    assert check_ids() == ["graphflow_sessions.W010"]
+
+
+@override_settings(DATABASE_ROUTERS=[SessionsRouter(), EverythingToArchive()])
+def test_check_w010_is_quiet_with_the_sessions_router_first() -> None:
+    assert check_ids() == []
+
+
+@override_settings(GRAPHFLOW_SESSIONS={"REPLICA_DATABASE": "default"})
+def test_check_w011_warns_when_the_replica_is_the_primary() -> None:
+    assert check_ids() == ["graphflow_sessions.W011"]

@@ -245,9 +245,15 @@ def _utf8_database(connection: Any) -> bool:
 
 
 def _run(
-    connection: Any, sql: _Statements, statement: str, params: list[Any], *, direct: bool
+    connection: Any,
+    sql: _Statements,
+    statement: str,
+    params: list[Any],
+    *,
+    direct: bool,
+    fetch: bool = True,
 ) -> Any:
-    """Run one statement; return the cursor's first row if it has rows, else its row count.
+    """Run one statement; return its first row (``fetch``), else its row count.
 
     ``direct`` (psycopg 3, nobody watching queries): the statement runs on a server-binding
     cursor of Django's own connection, so parameters (a megabyte-sized context among them)
@@ -262,10 +268,10 @@ def _run(
         connection.validate_no_broken_transaction()
         with connection.wrap_database_errors, sql.server_cursor(connection.connection) as cursor:
             cursor.execute(statement, params)
-            return cursor.fetchone() if cursor.description else cursor.rowcount
+            return cursor.fetchone() if fetch else cursor.rowcount
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        return cursor.fetchone() if cursor.description else cursor.rowcount
+        return cursor.fetchone() if fetch else cursor.rowcount
 
 
 def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
@@ -517,7 +523,8 @@ class DatabaseSessionStorage(SessionStorage):
         connection, sql = self._connection(sid, "delete")
         params = [sql.pk_field.get_db_prep_value(sid, connection)]
         try:
-            deleted = _run(connection, sql, sql.delete, params, direct=_direct(connection, sql)) > 0
+            direct = _direct(connection, sql)
+            deleted = _run(connection, sql, sql.delete, params, direct=direct, fetch=False) > 0
         except DatabaseError as exc:
             raise _failure(DeleteError, "delete", sid, exc, connection) from exc
         if deleted:

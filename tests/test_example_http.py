@@ -45,12 +45,14 @@ CAR_STORY = "Someone rear-ended my car at a red light and the bumper is smashed"
 FLAT_STORY = "A pipe burst under the kitchen sink in my apartment and flooded the floor"
 
 
-def test_a_claim_under_1000_is_approved_and_found_in_storage_admin_and_api(
-    client: Client, admin_client: Client
-) -> None:
-    session_id, answers = converse(
+def file_car_claim(client: Client) -> tuple[str, list[dict[str, Any]]]:
+    return converse(
         client, "Hi, I need to file a claim", CAR_STORY, "The body shop quoted $640", "yes"
     )
+
+
+def test_a_claim_under_1000_is_approved_over_http_and_kept_in_storage(client: Client) -> None:
+    session_id, answers = file_car_claim(client)
 
     assert [a["status"] for a in answers] == ["Paused", "WaitingForInput", "Paused", "Completed"]
     assert "auto-approved" in answers[2]["response"]
@@ -75,7 +77,12 @@ def test_a_claim_under_1000_is_approved_and_found_in_storage_admin_and_api(
     assert set(body) == {"id", "graph_id", "current_task_id", "status_message", "context"}
     assert body["context"] == session.context.to_dict()
 
-    # The admin: found by its id in the list, transcript on the change page.
+
+def test_the_admin_finds_the_claim_and_shows_its_transcript(
+    client: Client, admin_client: Client
+) -> None:
+    session_id, _ = file_car_claim(client)
+
     change_url = reverse("admin:graphflow_sessions_session_change", args=[session_id])
     listing = admin_client.get(
         reverse("admin:graphflow_sessions_session_changelist"), {"q": session_id}
@@ -86,13 +93,18 @@ def test_a_claim_under_1000_is_approved_and_found_in_storage_admin_and_api(
     assert page.status_code == 200
     assert escape(CAR_STORY) in page.content.decode()
 
-    # The REST API: the session and its messages.
+
+def test_the_api_serves_the_claim_and_its_transcript(client: Client, admin_client: Client) -> None:
+    pytest.importorskip("rest_framework", reason="the drf extra is not installed in this run")
+    session_id, _ = file_car_claim(client)
+
     api = admin_client.get(f"/api/sessions/{session_id}/")
     assert api.status_code == 200, api.content
     assert api.json()["id"] == session_id
     messages = admin_client.get(f"/api/sessions/{session_id}/messages/")
     assert messages.status_code == 200, messages.content
     assert CAR_STORY in json.dumps(messages.json())
+    assert client.get(f"/api/sessions/{session_id}/").status_code in (401, 403)
 
 
 def test_a_claim_over_1000_is_not_auto_approved_and_waits_for_a_reviewer(

@@ -169,6 +169,18 @@ def test_bad_execute_bodies_get_a_400_that_says_what_is_wrong(
     assert Session.objects.count() == 0
 
 
+def test_a_session_of_another_workflow_is_a_409_and_is_left_alone(client: Client) -> None:
+    other = Session(graph_id="support_bot", current_task_id="answer")
+    PostgresSessionStorage().save(other)
+
+    response = execute(client, "hello", str(other.id))
+
+    assert response.status_code == 409
+    assert "belongs to graph 'support_bot'" in response.json()["error"]
+    other.refresh_from_db()
+    assert (other.version, other.context.is_chat_history_empty()) == (1, True)
+
+
 def test_a_malformed_id_in_the_session_url_is_a_400_with_a_json_error(client: Client) -> None:
     response = client.get("/session/12345")
 

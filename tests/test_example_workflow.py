@@ -20,6 +20,7 @@ from example_project.claims.graph import (
     TaskExecutionFailed,
     TaskNotFound,
     TaskResult,
+    WrongGraph,
 )
 from example_project.claims.runner import FlowRunner
 from graphflow_sessions.context import Context
@@ -335,6 +336,21 @@ def test_a_step_racing_another_writer_conflicts_and_keeps_the_other_write(
     assert stored is not None
     assert stored.context.get("written_by") == "the other request"
     assert "ran:a" not in stored.context
+
+
+def test_a_session_of_another_graph_is_refused_and_left_alone(
+    storage: DatabaseSessionStorage,
+) -> None:
+    graph = build(("a", returns(NextAction.END)))
+    session = stored_at(storage, "a")
+    session.graph_id = "support_bot"
+    storage.save(session)
+    before = snapshot(storage, session.id)
+
+    with pytest.raises(WrongGraph, match="belongs to graph 'support_bot', not 'test_graph'"):
+        FlowRunner(graph, storage).run(session.id, "hi")
+
+    assert snapshot(storage, session.id) == before
 
 
 def test_start_creates_a_session_at_the_first_task(storage: DatabaseSessionStorage) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "TaskExecutionFailed",
     "TaskNotFound",
     "TaskResult",
+    "WrongGraph",
 ]
 
 
@@ -47,6 +48,10 @@ class GraphError(Exception):
 
 class TaskNotFound(GraphError):
     """The session (or a GoTo) names a task the graph does not have."""
+
+
+class WrongGraph(GraphError):
+    """The session belongs to another graph (its ``graph_id`` names a different workflow)."""
 
 
 class TaskExecutionFailed(GraphError):
@@ -205,6 +210,10 @@ class Graph:
         ``in_place=True`` skips copying the context first, for callers that throw the session
         away when a step fails (the demo generator builds thousands of sessions a second).
         """
+        if session.graph_id != self.graph_id:
+            raise WrongGraph(
+                f"session {session.id} belongs to graph {session.graph_id!r}, not {self.graph_id!r}"
+            )
         context = session.context if in_place else session.context.copy()
         task_id = session.current_task_id
         response: str | None = None

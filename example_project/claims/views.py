@@ -8,7 +8,8 @@
 
 Every error is JSON, ``{"error": "..."}``, with a status that says whose fault it is: 400 for
 a body or id that cannot be used, 404 for an unknown session, 405 for a wrong method, 409
-when two messages for one session race, 500 (details in the server log) otherwise.
+when two messages for one session race or the session belongs to another workflow, 500
+(details in the server log) otherwise.
 
 As in the Rust service, a session's UUID is all it takes to read or continue it, so these
 endpoints are for demos and trusted networks; the admin and the REST API need a login.
@@ -35,7 +36,7 @@ from graphflow_sessions.exceptions import (
 )
 from graphflow_sessions.models import Session
 
-from .graph import GraphError
+from .graph import GraphError, WrongGraph
 from .runner import FlowRunner
 from .tasks import claims_graph
 
@@ -110,6 +111,8 @@ def execute(request: HttpRequest) -> HttpResponse:
             "arrived at the same time); nothing was saved, send the message again",
             session_id=session_id,
         )
+    except WrongGraph as exc:
+        return _error(409, f"{exc}: /execute runs the insurance claims workflow only")
     except ContextSerializationError as exc:  # the message cannot be stored (NUL, too large)
         return _error(400, f"the message cannot be stored: {exc}")
     except (GraphError, StorageError):

@@ -330,7 +330,7 @@ _uuid_like = st.text(alphabet="0123456789abcdefABCDEF-{} g", min_size=28, max_si
 
 @pytest.mark.postgres
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=_uuid_like)
 def test_an_id_is_accepted_exactly_when_postgresql_accepts_it_as_a_uuid(db, text):

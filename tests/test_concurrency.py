@@ -158,7 +158,7 @@ def test_read_modify_write_with_retries_on_conflict_loses_no_increment(storage):
     session = Session(current_task_id="count", context=Context())
     session.context.set("counter", 0)
     storage.save(session)
-    increments = 25
+    increments = 12
     conflicts = []
 
     def incrementer(thread: int) -> None:

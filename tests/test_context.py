@@ -542,7 +542,7 @@ def contexts(draw: st.DrawFn) -> Context:
     return ctx
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(contexts())
 def test_any_context_round_trips_through_json(ctx):
     text = ctx.to_json()

@@ -6,6 +6,10 @@
     GET  /health       -> OK
     GET  /             -> a page to chat with the workflow in the browser
 
+``status`` is the name of graph-flow's ``ExecutionStatus`` variant: ``Paused`` (moved on, run
+the next step when you like), ``WaitingForInput`` or ``Completed``. (The Rust service prints
+Rust's debug text, which for ``Paused`` also lists the variant's fields.)
+
 Every error is JSON, ``{"error": "..."}``, with a status that says whose fault it is: 400 for
 a body or id that cannot be used, 404 for an unknown session, 405 for a wrong method, 409
 when two messages for one session race or the session belongs to another workflow, 500

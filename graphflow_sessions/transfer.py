@@ -4,8 +4,9 @@
      "status_message": null, "context": {"data": {...}, "chat_history": {...}},
      "created_at": "2026-01-01T09:00:00.123456+00:00", "updated_at": "...", "version": 3}
 
-``context`` is the stored JSON as it is (the graph-flow contract shape); timestamps are
-RFC 3339 in UTC with microseconds (what PostgreSQL keeps). Export reads in keyset-paginated
+``context`` is the stored JSON as the database returns it (on PostgreSQL, jsonb's own text,
+which puts a space after colons and commas), never decoded or reshaped; timestamps are RFC
+3339 in UTC with microseconds (what PostgreSQL keeps). Export reads in keyset-paginated
 chunks (``WHERE id > last ORDER BY id LIMIT n``), so memory stays flat for any table size
 and it works where server-side cursors do not (PgBouncer in transaction mode, a hot-standby
 replica that cancels long queries). It is not a point-in-time snapshot: a session saved
@@ -28,6 +29,8 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from django.db import DatabaseError, connections, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from .conf import app_settings
 from .context import Context, parse_timestamp
@@ -103,31 +106,45 @@ def iter_export_lines(
         queryset = queryset.filter(updated_at__gte=updated_after)
     if updated_before is not None:
         queryset = queryset.filter(updated_at__lt=updated_before)
-    # Raw values: no model instances, no contract validation (the stored shape is exported
-    # as it is, even a row another service wrote in a shape this app would refuse).
-    rows = queryset.values_list(*EXPORT_FIELDS)
+    # Raw values, and the context as the database's own JSON text: no model instances, no
+    # contract validation (a row another service wrote in a shape this app would refuse is
+    # exported as it is), and no decoding and re-encoding of what is already JSON.
+    rows = queryset.values_list(
+        "id",
+        "graph_id",
+        "current_task_id",
+        "status_message",
+        Cast("context", output_field=TextField()),
+        "created_at",
+        "updated_at",
+        "version",
+    )
     last: uuid.UUID | None = None
     while True:
         chunk = list((rows if last is None else rows.filter(id__gt=last))[:chunk_size])
-        for row in chunk:
-            sid, graph, task, status, context, created, updated, version = row
-            yield (
-                encode_json(
-                    {
-                        "id": str(sid),
-                        "graph_id": graph,
-                        "current_task_id": task,
-                        "status_message": status,
-                        "context": context,
-                        "created_at": _timestamp(created),
-                        "updated_at": _timestamp(updated),
-                        "version": version,
-                    },
-                    what="exported session",
-                    session_id=sid,
-                )
-                + "\n"
+        for sid, graph, task, status, context, created, updated, version in chunk:
+            if "\n" in context or "\r" in context:  # pretty-printed by some other writer
+                context = encode_json(decode_json(context), session_id=sid)
+            head = encode_json(
+                {
+                    "id": str(sid),
+                    "graph_id": graph,
+                    "current_task_id": task,
+                    "status_message": status,
+                },
+                what="exported session",
+                session_id=sid,
             )
+            tail = encode_json(
+                {
+                    "created_at": _timestamp(created),
+                    "updated_at": _timestamp(updated),
+                    "version": version,
+                },
+                what="exported session",
+                session_id=sid,
+            )
+            yield f'{head[:-1]},"context":{context},{tail[1:]}\n'
         if len(chunk) < chunk_size:
             return
         last = chunk[-1][0]

@@ -111,7 +111,7 @@ def test_export_writes_every_column_and_the_stored_context() -> None:
 
 
 @pytest.mark.django_db
-def test_export_lines_are_compact_json_one_per_line() -> None:
+def test_export_writes_one_json_object_per_line() -> None:
     make_session()
     make_session()
 
@@ -122,7 +122,8 @@ def test_export_lines_are_compact_json_one_per_line() -> None:
     assert count == 2
     assert text.count("\n") == 2
     assert text.endswith("\n")
-    assert '": ' not in text  # compact, as graph-flow's serde_json writes
+    assert all(json.loads(text_line)["graph_id"] == "claims" for text_line in text.splitlines())
+    assert text.startswith('{"id":"')
     assert "🚗" in text  # UTF-8, not \\u escapes
 
 
@@ -411,3 +412,24 @@ def test_import_command_says_when_the_file_cannot_be_read(tmp_path: Path) -> Non
 
 def test_line_error_reads_as_a_sentence() -> None:
     assert str(LineError(12, "id: bad")) == "line 12: id: bad"
+
+
+@pytest.mark.django_db
+def test_a_context_stored_pretty_printed_is_still_exported_on_one_line() -> None:
+    session_id = make_session()
+    context = Session.objects.get(id=session_id).raw_context
+    connection = connections["default"]
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE sessions SET context = %s{cast} WHERE id = %s",
+            [
+                json.dumps(context, indent=2),
+                Session._meta.pk.get_db_prep_value(session_id, connection),
+            ],
+        )
+
+    lines = list(iter_export_lines())
+
+    assert len(lines) == 1 and lines[0].count("\n") == 1
+    assert json.loads(lines[0])["context"] == context

@@ -108,3 +108,21 @@ def test_data_filters_are_served_by_the_gin_index_on_postgresql() -> None:
     assert "gfs_context_data_gin" in plan
     assert "@>" in plan
     assert queryset.count() == 5
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0086-11-26T23:49:49%2B23:09",  # an offset PostgreSQL refuses (found by the fuzzer)
+        "0001-01-01T00:00:00%2B05:00",  # a moment before year 1 in UTC
+        "9999-12-31T23:59:59-05:00",  # a moment after year 9999 in UTC
+    ],
+)
+def test_dates_outside_what_the_database_takes_are_400_or_answered(
+    staff: APIClient, moment: str
+) -> None:
+    make_session()
+    response = staff.get(f"/api/sessions/?created_after={moment}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert list(response.json()) == ["created_after"]

@@ -130,3 +130,13 @@ def test_a_deep_page_costs_one_query(staff: APIClient) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert staff.get(url).status_code == 200
     assert len([q for q in queries.captured_queries if '"sessions"' in q["sql"]]) == 1
+
+
+def test_a_cursor_with_an_offset_the_database_refuses_is_answered(staff: APIClient) -> None:
+    import base64
+    import json
+
+    make_session()
+    payload = json.dumps(["0086-11-26T23:49:49+23:09", str(uuid.uuid4()), 0]).encode()
+    cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    assert staff.get(f"/api/sessions/?cursor={cursor}").status_code in (200, 400)

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timezone
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 
 from ..exceptions import ContextSerializationError
@@ -30,21 +33,41 @@ DATA_PREFIX = "data."
 MAX_DATA_FILTERS = 20
 
 
+class UTCDateTimeField(IsoDateTimeField):
+    """ISO 8601 in, UTC out: PostgreSQL refuses offsets beyond 15:59 (ISO allows 23:59), and
+    a moment near year 1 or 9999 may not exist in UTC; both are the client's mistake (400)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise forms.ValidationError(
+                _("%(value)s is out of range in UTC"), params={"value": value}
+            ) from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
 class SessionFilterSet(django_filters.FilterSet):
     graph = django_filters.CharFilter(field_name="graph_id", help_text=_("Exact graph id."))
     current_task = django_filters.CharFilter(
         field_name="current_task_id", help_text=_("Exact current task id.")
     )
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text=_("Created at or after (ISO 8601).")
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text=_("Created before (ISO 8601).")
     )
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = UTCDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text=_("Updated at or after (ISO 8601).")
     )
-    updated_before = django_filters.IsoDateTimeFilter(
+    updated_before = UTCDateTimeFilter(
         field_name="updated_at", lookup_expr="lt", help_text=_("Updated before (ISO 8601).")
     )
 

@@ -18,7 +18,7 @@ import binascii
 import json
 import uuid
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from django.db import connections
@@ -137,12 +137,20 @@ class SessionCursorPagination(BasePagination):
             if updated is not None and not isinstance(updated, str):
                 raise ValueError("bad timestamp")
             if updated is not None and not self.text_positions:
-                updated = parse_datetime(updated)
-                if updated is None or updated.tzinfo is None:
+                moment = parse_datetime(updated)
+                if moment is None or moment.tzinfo is None:
                     raise ValueError("bad timestamp")
+                updated = moment.astimezone(timezone.utc)  # may raise OverflowError
             if backwards not in (0, 1):
                 raise ValueError("bad direction")
-        except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+            OverflowError,
+            binascii.Error,
+            UnicodeDecodeError,
+        ):
             raise ValidationError(
                 {self.cursor_query_param: [_("invalid cursor: use the next/previous links")]}
             ) from None

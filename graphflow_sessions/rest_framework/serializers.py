@@ -32,10 +32,15 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "string", "format": "date-time"})
+class TimestampField(TextField):
+    """RFC 3339 text, kept verbatim (graph-flow writes nanoseconds; Python keeps micro)."""
+
+
 class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
     content = TextField(allow_blank=True, trim_whitespace=False)
-    timestamp = serializers.CharField(
+    timestamp = TimestampField(
         help_text=_("RFC 3339, e.g. 2026-01-01T00:00:00Z (graph-flow writes UTC with Z).")
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from .exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
@@ -29,6 +30,9 @@ __all__ = [
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # The same with non-ASCII characters as \u escapes: see encode_jsonb.
 _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+# In that form, the escapes of a NUL or of any surrogate (the encoder writes lower-case hex);
+# one search for both is faster than two substring tests.
+_NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])")
 
 
 def encode_json(
@@ -88,8 +92,7 @@ def encode_jsonb(
         text = None
     if (
         text is None
-        or "\\u0000" in text
-        or "\\ud" in text
+        or _NUL_OR_SURROGATE_ESCAPE.search(text) is not None
         or (max_bytes is not None and len(text) > max_bytes)
     ):
         return encode_json_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)

@@ -451,12 +451,13 @@ class DatabaseSessionStorage(SessionStorage):
         manager = Session.objects.using(self.using)
         try:
             with transaction.atomic(using=self.using):
-                current = (
+                stored = (
                     manager.select_for_update()
                     .filter(pk=fields.id)
-                    .values_list("version", flat=True)
+                    .values_list("version", "created_at")
                     .first()
                 )
+                current, created_at = stored if stored is not None else (None, None)
                 if (
                     expected_version is not None
                     and current is not None
@@ -471,7 +472,7 @@ class DatabaseSessionStorage(SessionStorage):
                     if current is not None
                     else (1 if expected_version is None else expected_version + 1)
                 )
-                defaults = {
+                values = {
                     "graph_id": fields.graph_id,
                     "current_task_id": fields.current_task_id,
                     "status_message": fields.status_message,
@@ -479,16 +480,16 @@ class DatabaseSessionStorage(SessionStorage):
                     "updated_at": now,
                     "version": version,
                 }
-                stored, _created = manager.update_or_create(
-                    pk=fields.id, defaults=defaults, create_defaults={**defaults, "created_at": now}
-                )
+                # QuerySet.update and create, not Model.save (whose bookkeeping would add
+                # one to the version a second time).
+                if stored is None:
+                    created_at = now
+                    manager.create(id=fields.id, created_at=now, **values)
+                else:
+                    manager.filter(pk=fields.id).update(**values)
         except DatabaseError as exc:
             raise _failure(SaveError, "save", fields.id, exc, connection) from exc
-        session.version, session.created_at, session.updated_at = (
-            stored.version,
-            stored.created_at,
-            stored.updated_at,
-        )
+        session.version, session.created_at, session.updated_at = version, created_at, now
         session._state.adding = False
         session._state.db = self.using
         session_saved.send(type(self), session=session, using=self.using)

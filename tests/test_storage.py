@@ -1,7 +1,8 @@
 """Storage semantics shared by the database and in-memory backends, as graph-flow defines them.
 
-Every test taking ``storage`` runs against DatabaseSessionStorage (on the suite's database)
-and InMemorySessionStorage; database-only behaviour takes ``db_storage``.
+Every test taking ``storage`` runs against DatabaseSessionStorage (on the suite's database),
+the same backend on its fallback path for databases without a single-statement upsert, and
+InMemorySessionStorage; database-only behaviour takes ``db_storage``.
 """
 
 from __future__ import annotations
@@ -39,9 +40,19 @@ from graphflow_sessions.storage import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["database", "memory"])
+def without_upsert() -> DatabaseSessionStorage:
+    """The backend as it runs on a database without INSERT ... ON CONFLICT (update_or_create)."""
+    storage = DatabaseSessionStorage()
+    _connection, statements = storage._connection(None, "prepare")
+    statements.upsert_supported = False  # this backend instance's statements only
+    return storage
+
+
+@pytest.fixture(params=["database", "memory", "without upsert"])
 def storage(request: pytest.FixtureRequest) -> SessionStorage:
-    return DatabaseSessionStorage() if request.param == "database" else InMemorySessionStorage()
+    if request.param == "memory":
+        return InMemorySessionStorage()
+    return DatabaseSessionStorage() if request.param == "database" else without_upsert()
 
 
 @pytest.fixture

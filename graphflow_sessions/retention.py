@@ -128,6 +128,11 @@ def retention_rules(graph_id: str | None = None) -> list[RetentionRule]:
     return rules
 
 
+def _kept_forever() -> tuple[str, ...]:
+    by_graph = app_settings.RETENTION_DAYS_BY_GRAPH or {}
+    return tuple(sorted(graph for graph, days in by_graph.items() if days is None))
+
+
 @dataclass(frozen=True)
 class PruneBatch:
     """Reported to ``progress`` after each committed batch."""
@@ -162,15 +167,18 @@ def prune_sessions(
     """Delete sessions not updated for ``older_than`` (of ``graph_id`` if given), in batches.
 
     Without ``older_than`` the settings' rules apply (``retention_rules``), which is what a
-    scheduler should call. A row whose ``updated_at`` is NULL has no known age and is kept.
-    ``dry_run`` counts what would be deleted and deletes nothing.
+    scheduler should call. With it and no ``graph_id``, graphs that
+    ``RETENTION_DAYS_BY_GRAPH`` keeps forever (``None``) are still left alone. A row whose
+    ``updated_at`` is NULL has no known age and is kept. ``dry_run`` counts what would be deleted and deletes nothing.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if older_than is not None:
         if older_than <= timedelta(0):
             raise ValueError(f"older_than must be positive, got {older_than}")
-        rules = [RetentionRule(older_than, graph_id)]
+        # Graphs the settings keep forever stay kept unless named explicitly.
+        kept = () if graph_id is not None else _kept_forever()
+        rules = [RetentionRule(older_than, graph_id, kept)]
     else:
         rules = retention_rules(graph_id)
     alias = using or sessions_database()

@@ -556,3 +556,18 @@ def test_check_e010_reports_a_bad_retention_setting(value: dict[str, Any]) -> No
 )
 def test_check_e010_accepts_good_retention_settings() -> None:
     assert retention_check_ids() == []
+
+
+@override_settings(GRAPHFLOW_SESSIONS={"RETENTION_DAYS_BY_GRAPH": {"audit": None}})
+@pytest.mark.django_db
+def test_an_explicit_age_still_keeps_graphs_the_settings_keep_forever() -> None:
+    audit = make_session("audit", age=timedelta(days=400))
+    make_session("claims", age=timedelta(days=400))
+
+    everything = prune_sessions(timedelta(days=30))
+    assert stored_ids() == {audit}
+    assert everything.rules[0][0].describe() == ("graphs other than 'audit', not updated for 30d")
+
+    named = prune_sessions(timedelta(days=30), graph_id="audit")
+    assert named.deleted == 1
+    assert stored_ids() == set()

@@ -169,7 +169,8 @@ def prune_sessions(
     Without ``older_than`` the settings' rules apply (``retention_rules``), which is what a
     scheduler should call. With it and no ``graph_id``, graphs that
     ``RETENTION_DAYS_BY_GRAPH`` keeps forever (``None``) are still left alone. A row whose
-    ``updated_at`` is NULL has no known age and is kept. ``dry_run`` counts what would be deleted and deletes nothing.
+    ``updated_at`` is NULL has no known age and is kept. ``dry_run`` counts what would be
+    deleted and deletes nothing.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")

@@ -47,7 +47,9 @@ class Command(BaseCommand):
             "--older-than",
             metavar="AGE",
             help="Delete sessions not updated for AGE: a number and a unit, s, m, h, d or w "
-            "(30d, 12h, 90m). Without it, RETENTION_DAYS and RETENTION_DAYS_BY_GRAPH apply.",
+            "(30d, 12h, 90m). Without it, RETENTION_DAYS and RETENTION_DAYS_BY_GRAPH apply. "
+            "Graphs that RETENTION_DAYS_BY_GRAPH keeps forever (None) are left alone unless "
+            "--graph names them.",
         )
         parser.add_argument("--graph", metavar="GRAPH_ID", help="Only sessions of this graph.")
         parser.add_argument(

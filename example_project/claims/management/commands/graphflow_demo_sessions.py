@@ -118,6 +118,8 @@ class Command(BaseCommand):
                     f"  {created:,}/{count:,} sessions ({created / (now - started):,.0f}/s)"
                 )
         elapsed = time.perf_counter() - started
+        if options["verbosity"] < 1:
+            return
         verb = "Built (dry run, nothing stored)" if dry_run else "Created"
         vendor = connections[using].vendor
         self.stdout.write(

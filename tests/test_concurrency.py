@@ -32,7 +32,13 @@ IDS = 50
 
 
 @pytest.fixture(
-    params=[pytest.param("database", marks=pytest.mark.django_db(transaction=True)), "memory"]
+    params=[
+        pytest.param(
+            "database",
+            marks=pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"]),
+        ),
+        "memory",
+    ]
 )
 def storage(request: pytest.FixtureRequest) -> SessionStorage:
     return DatabaseSessionStorage() if request.param == "database" else InMemorySessionStorage()

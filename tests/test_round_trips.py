@@ -18,7 +18,7 @@ from graphflow_sessions.models import Session
 from graphflow_sessions.storage import DatabaseSessionStorage
 from tests.roundtrips import count_round_trips
 
-autocommit = pytest.mark.django_db(transaction=True)
+autocommit = pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"])
 
 
 def new_session() -> Session:

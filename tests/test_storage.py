@@ -174,7 +174,8 @@ def test_each_save_adds_one_to_the_version(storage):
     assert found.version == 3
 
 
-@pytest.mark.django_db(transaction=True)  # PostgreSQL's NOW() is the transaction's start
+# Committed saves: PostgreSQL's NOW() is the start of the transaction.
+@pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"])
 def test_save_keeps_created_at_and_moves_updated_at(storage):
     session = claim_session()
     storage.save(session)
@@ -187,7 +188,6 @@ def test_save_keeps_created_at_and_moves_updated_at(storage):
     assert found.created_at == created
     assert found.updated_at > first_update
     assert found.current_task_id == "next"
-    Session.objects.all().delete()
 
 
 def test_save_with_a_fresh_object_replaces_the_row_and_keeps_created_at(storage):
@@ -507,7 +507,7 @@ def test_a_refused_save_sends_no_signal(storage, received):
 # The ORM's own save keeps the same bookkeeping -------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"])
 def test_model_save_moves_updated_at_and_version_and_keeps_created_at():
     session = claim_session()
     session.save()
@@ -526,7 +526,6 @@ def test_model_save_moves_updated_at_and_version_and_keeps_created_at():
     found = DatabaseSessionStorage().get(session.id)
     assert found is not None
     assert found.context == claim_session().context.__class__.from_dict(session.raw_context)
-    Session.objects.all().delete()
 
 
 def test_model_save_with_update_fields_also_writes_the_bookkeeping(db_storage):

@@ -110,8 +110,8 @@ def default_iterations(size: int) -> int:
     if size <= 16 * 1024:
         return 400
     if size <= 256 * 1024:
-        return 120
-    return 40
+        return 150
+    return 60
 
 
 # Database setup -------------------------------------------------------------------------
@@ -382,9 +382,15 @@ def check_round_trip(contender: Contender, payload: dict[str, Any]) -> None:
 
 def measure(
     contenders: list[Contender], payload: dict[str, Any], iterations: int, warmup: int
-) -> dict[str, dict[str, list[int]]]:
+) -> tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]]:
+    """Wall-clock and client-CPU nanoseconds per call, by contender and operation.
+
+    The CPU time (this process only, not the server's) shows how much of a difference is
+    Python work, which a loaded machine stretches in wall-clock time.
+    """
     samples: dict[str, dict[str, list[int]]] = {c.name: {op: [] for op in OPS} for c in contenders}
-    clock = time.perf_counter_ns
+    cpu: dict[str, dict[str, list[int]]] = {c.name: {op: [] for op in OPS} for c in contenders}
+    clock, cpu_clock = time.perf_counter_ns, time.process_time_ns
     count = len(contenders)
     for round_number in range(warmup + iterations):
         shift = round_number % count
@@ -394,20 +400,22 @@ def measure(
             for contender in order:
                 call: Callable[[uuid.UUID], Any] = getattr(contender, op)
                 sid = ids[contender.name]
-                start = clock()
+                cpu_start, start = cpu_clock(), clock()
                 call(sid)
-                elapsed = clock() - start
+                elapsed, cpu_elapsed = clock() - start, cpu_clock() - cpu_start
                 if round_number >= warmup:
                     samples[contender.name][op].append(elapsed)
-    return samples
+                    cpu[contender.name][op].append(cpu_elapsed)
+    return samples, cpu
 
 
-def summarize(values: list[int]) -> dict[str, float]:
+def summarize(values: list[int], cpu: list[int]) -> dict[str, float]:
     quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
     return {
         "median_ms": statistics.median(values) / 1e6,
         "p25_ms": quartiles[0] / 1e6,
         "p75_ms": quartiles[2] / 1e6,
+        "client_cpu_median_ms": statistics.median(cpu) / 1e6,
         "n": len(values),
     }
 
@@ -447,6 +455,17 @@ def machine_facts(url: str) -> dict[str, Any]:
     return facts
 
 
+def machine_line(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine['cpus']} CPUs, load {machine['load_average']}, "
+        f"{machine['server'].split(' on ')[0]}, Python {machine['python']}, "
+        f"Django {machine['django']}, psycopg {machine['psycopg']} ({machine['psycopg_impl']}), "
+        f"langgraph-checkpoint-postgres {machine.get('langgraph_checkpoint_postgres')}; "
+        f"context column: {machine.get('context_compression')}, "
+        f"seed table: {machine.get('seed_compression')}"
+    )
+
+
 def print_table(results: dict[str, Any], contenders: list[Contender]) -> None:
     names = [c.name for c in contenders]
     others = [n for n in names if n != "raw"]
@@ -466,6 +485,12 @@ def print_table(results: dict[str, Any], contenders: list[Contender]) -> None:
     print()
     for c in contenders:
         print(f"  {c.name:<10} {c.title}")
+    print()
+    print("Client CPU per call (ms, median; this process only, the server's work excluded):")
+    for label, block in results["sizes"].items():
+        for op in OPS:
+            cpu = {n: block["contenders"][n][op]["client_cpu_median_ms"] for n in names}
+            print(f"{label:>7} {op:<7}" + "".join(f"{cpu[n]:>13.3f}" for n in names))
 
 
 def target_lines(results: dict[str, Any]) -> list[str]:
@@ -530,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--iterations",
         type=int,
-        help="timed rounds per size (default: 400 up to 16 KB, 120 up to 256 KB, else 40)",
+        help="timed rounds per size (default: 400 up to 16 KB, 150 up to 256 KB, else 60)",
     )
     parser.add_argument("--warmup", type=int, help="uncounted rounds first (default 10%%, >= 3)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -556,15 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_langgraph:
             contenders.append(LangGraph(url))
         results: dict[str, Any] = {"machine": machine_facts(url), "sizes": {}}
-        print(
-            f"{results['machine']['cpus']} CPUs, load {results['machine']['load_average']}, "
-            f"{results['machine']['server'].split(' on ')[0]}, Python "
-            f"{results['machine']['python']}, psycopg {results['machine']['psycopg']} "
-            f"({results['machine']['psycopg_impl']}); context column: "
-            f"{results['machine'].get('context_compression')}, seed table: "
-            f"{results['machine'].get('seed_compression')}",
-            file=sys.stderr,
-        )
+        print(machine_line(results["machine"]), file=sys.stderr)
         try:
             for size in sizes:
                 payload = context_dict(size)
@@ -582,13 +599,13 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 gc.collect()
-                samples = measure(contenders, payload, iterations, warmup)
+                samples, cpu = measure(contenders, payload, iterations, warmup)
                 results["sizes"][size_label(size)] = {
                     "bytes": encoded,
                     "messages": len(payload["chat_history"]["messages"]),
                     "iterations": iterations,
                     "contenders": {
-                        name: {op: summarize(values) for op, values in ops.items()}
+                        name: {op: summarize(values, cpu[name][op]) for op, values in ops.items()}
                         for name, ops in samples.items()
                     },
                 }
@@ -596,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
             for contender in contenders:
                 contender.close()
 
+    print()
+    print(machine_line(results["machine"]))
     print()
     print_table(results, contenders)
     results["targets"] = target_lines(results)

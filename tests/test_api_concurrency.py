@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from rest_framework.test import APIClient
 
-from .api_support import client_for, detail, make_session, stored, user
+from .api_support import APIClient, client_for, detail, make_session, stored, user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

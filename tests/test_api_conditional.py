@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.test.utils import override_settings
-from rest_framework.test import APIClient
 
-from .api_support import client_for, detail, make_session, stored, user
+from .api_support import APIClient, client_for, detail, make_session, stored, user
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,10 @@ import pytest
 from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from graphflow_sessions.models import Session
-from graphflow_sessions.rest_framework.filters import SessionFilterSet
 
-from .api_support import client_for, make_session, user
+from .api_support import APIClient, client_for, make_session, user
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +95,8 @@ def test_a_malformed_data_filter_is_400(staff: APIClient, query: str) -> None:
 
 @pytest.mark.postgres
 def test_data_filters_are_served_by_the_gin_index_on_postgresql() -> None:
+    from graphflow_sessions.rest_framework.filters import SessionFilterSet
+
     for index in range(50):
         make_session(data={"insurance_type": "car" if index % 10 == 0 else "apartment"})
     queryset = SessionFilterSet(

@@ -10,11 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from graphflow_sessions.models import Session
 
-from .api_support import client_for, make_session, user
+from .api_support import APIClient, client_for, make_session, user
 
 pytestmark = pytest.mark.django_db
 

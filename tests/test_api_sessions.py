@@ -9,11 +9,10 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
-from rest_framework.test import APIClient
 
 from graphflow_sessions.models import Session
 
-from .api_support import client_for, context_body, detail, make_session, stored, user
+from .api_support import APIClient, client_for, context_body, detail, make_session, stored, user
 
 pytestmark = pytest.mark.django_db
 

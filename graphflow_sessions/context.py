@@ -51,9 +51,11 @@ class MessageRole(str, enum.Enum):
 _ROLES: dict[str, MessageRole] = {role.value: role for role in MessageRole}
 
 # RFC 3339 with the field ranges checked (any offset, any number of fractional digits).
+# ASCII: in a str pattern \d also matches other scripts' digits, which Rust refuses.
 _RFC3339 = re.compile(
     r"(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)"
-    r"(?:\.(\d+))?(?:([Zz])|([+-])([01]\d|2[0-3]):([0-5]\d))"
+    r"(?:\.(\d+))?(?:([Zz])|([+-])([01]\d|2[0-3]):([0-5]\d))",
+    re.ASCII,
 )
 
 
@@ -95,7 +97,8 @@ def parse_timestamp(text: str) -> datetime:
 # other spellings (offsets, lower case) take the slower path through canonical_timestamp().
 _CANONICAL = re.compile(
     r"\d{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
-    r"|(?:0[13578]|1[02])-31)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z"
+    r"|(?:0[13578]|1[02])-31)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z",
+    re.ASCII,
 )
 # The same for a whole history in one match: its timestamps, each followed by a newline
 # (which no timestamp contains), ASCII digits only; anything else takes the per-message path.

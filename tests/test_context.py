@@ -469,6 +469,24 @@ def test_json_that_breaks_the_contract_raises_an_error_naming_the_path(value, ex
         assert caught.value.path == path
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\uff12\uff10\uff12\uff15-06-10T12:34:56Z",  # full-width digits
+        "2025-06-10T12:34:\u0665\u0666Z",  # Arabic-Indic digits
+        "2025-06-10T12:34:56.\u0967\u0968Z",  # Devanagari digits
+        "2025-06-10T12:34:56+0\u0661:00",
+    ],
+)
+def test_timestamps_with_non_ascii_digits_are_refused_as_rust_refuses_them(text):
+    with pytest.raises(ContextDeserializationError, match=r"messages\[0\]\.timestamp"):
+        Context.from_dict(contract([message(timestamp=text)]))
+    with pytest.raises(ValueError):
+        parse_timestamp(text)
+    with pytest.raises(ValueError):
+        SerializableMessage("User", "x", text)
+
+
 def test_a_valid_leap_day_is_read_and_an_invalid_one_is_refused():
     assert Context.from_dict(contract([message(timestamp="2024-02-29T00:00:00Z")]))
     with pytest.raises(ContextDeserializationError, match=r"messages\[0\]\.timestamp"):

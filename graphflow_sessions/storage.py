@@ -261,7 +261,8 @@ def _run(
     client-side-binding cursor and parsed back by the server. The rest of what Django's
     cursor does is kept: the thread-sharing and broken-transaction checks, autocommit or the
     caller's atomic block (it is the same connection), and driver errors translated to
-    django.db errors. Statements stay unnamed, so connection poolers work as with Django.
+    django.db errors. Statements are prepared only as the connection's ``prepare_threshold``
+    says (Django's default: never), so connection poolers work as they do with Django.
     """
     if direct:
         connection.validate_thread_sharing()

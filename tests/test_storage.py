@@ -607,3 +607,25 @@ def test_any_session_round_trips_through_the_database(db_storage, data, contents
     assert found is not None
     assert found.context == ctx
     assert (found.current_task_id, found.status_message) == (task, status)
+
+
+# One exception family -------------------------------------------------------------------------
+
+
+def test_every_error_of_the_package_is_a_storage_error_of_one_family():
+    from graphflow_sessions import exceptions
+
+    errors = [
+        value
+        for value in vars(exceptions).values()
+        if isinstance(value, type)
+        and issubclass(value, Exception)
+        and value.__module__ == exceptions.__name__
+    ]
+    assert len(errors) >= 14
+    for error in errors:
+        assert issubclass(error, exceptions.GraphFlowSessionsError), error
+        if error is not exceptions.GraphFlowSessionsError:
+            assert issubclass(error, StorageError), error
+    assert issubclass(exceptions.ContextTooLarge, exceptions.ContextSerializationError)
+    assert issubclass(SessionNotFound, LookupError)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
 from graphflow_sessions.admin.search import id_prefix_range
-from tests.admin_support import chat_context, insert_raw, make_session
+from tests.admin_support import BASE_TIME, chat_context, insert_raw, make_session
 
 LIST_URL = "admin:graphflow_sessions_session_changelist"
 
@@ -110,3 +111,27 @@ def test_search_survives_contexts_that_break_the_contract(admin_client):
     insert_raw("a bare string")
     good = make_session(context=chat_context(1, data={"needle": "haystack"}))
     assert _found(admin_client, "haystack") == {str(good.pk)}
+
+
+@pytest.mark.django_db
+def test_words_are_searched_in_the_newest_sessions_of_the_filtered_list(admin_client):
+    old = make_session(
+        graph_id="archive", context=chat_context(1, data={"word": "needle"}), updated_at=BASE_TIME
+    )
+    newer = [
+        make_session(
+            graph_id="live",
+            context=chat_context(1, data={"word": "needle"}),
+            updated_at=BASE_TIME + timedelta(days=1 + index),
+        )
+        for index in range(2)
+    ]
+    with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": 2}):
+        assert _found(admin_client, "needle") == {str(s.pk) for s in newer}
+        # A filter moves the window: the old session is the newest of its graph.
+        response = admin_client.get(reverse(LIST_URL), {"q": "needle", "graph_id": "archive"})
+        assert [str(o.pk) for o in response.context["cl"].result_list] == [str(old.pk)]
+        # Ids are found wherever they are.
+        assert _found(admin_client, str(old.pk)[:8]) == {str(old.pk)}
+    with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": None}):
+        assert _found(admin_client, "needle") == {str(old.pk), *(str(s.pk) for s in newer)}

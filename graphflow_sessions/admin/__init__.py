@@ -29,7 +29,14 @@ from .filters import GraphFilter, TaskFilter
 from .forms import SessionForm
 from .paginator import BoundedCountPaginator
 from .search import search_sessions
-from .transcript import PAGE_PARAMETER, data_entries, pretty_json, transcript_page
+from .transcript import (
+    PAGE_PARAMETER,
+    ROLE_LABELS,
+    ROLES_BY_NAME,
+    data_entries,
+    pretty_json,
+    transcript_page,
+)
 
 __all__ = ["SessionAdmin"]
 
@@ -70,7 +77,8 @@ class SessionAdmin(admin.ModelAdmin):
     search_fields = ("id", "graph_id", "current_task_id", "status_message")
     search_help_text = _(
         "A session id (whole, or its first 8+ hex digits), or words found in the graph, "
-        "task, status message, chat messages or data values."
+        "task, status message, chat messages or data values of the most recently updated "
+        "sessions of this list (filter by graph, task or date to reach older ones)."
     )
     paginator = BoundedCountPaginator
     show_full_result_count = False
@@ -167,11 +175,12 @@ class SessionAdmin(admin.ModelAdmin):
         if preview is None:
             return "-"
         role = getattr(obj, "last_message_role", None) or "?"
+        label = ROLE_LABELS.get(ROLES_BY_NAME.get(role), role)  # type: ignore[arg-type]
         return format_html(
             '<span class="gfs-preview"><span class="gfs-role-badge gfs-role-{}">{}</span> '
             '<span title="{}">{}</span></span>',
             role.lower(),
-            role,
+            label,
             preview,
             truncatechars(preview.replace("\n", " "), PREVIEW_CHARS),
         )

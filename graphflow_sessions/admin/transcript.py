@@ -24,6 +24,7 @@ PAGE_PARAMETER = "transcript_page"
 #: Characters of pretty JSON shown inline per data key or for a broken context.
 INLINE_JSON_CHARS = 20_000
 
+ROLES_BY_NAME = {role.value: role for role in MessageRole}
 ROLE_LABELS = {
     MessageRole.USER: _("User"),
     MessageRole.ASSISTANT: _("Assistant"),

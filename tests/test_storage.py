@@ -629,3 +629,21 @@ def test_every_error_of_the_package_is_a_storage_error_of_one_family():
             assert issubclass(error, StorageError), error
     assert issubclass(exceptions.ContextTooLarge, exceptions.ContextSerializationError)
     assert issubclass(SessionNotFound, LookupError)
+
+
+# The model's queryset helpers -----------------------------------------------------------------
+
+
+def test_queryset_helpers_select_by_graph_and_age_and_defer_the_context(db_storage):
+    from datetime import timedelta
+
+    mine, other = claim_session(graph_id="mine"), claim_session(graph_id="other")
+    db_storage.save(mine)
+    db_storage.save(other)
+    assert list(Session.objects.for_graph("mine").values_list("id", flat=True)) == [mine.id]
+    assert Session.objects.stale(timedelta(days=1)).count() == 0
+    assert Session.objects.stale(timedelta(days=-1)).count() == 2
+    row = Session.objects.without_context().get(pk=mine.id)
+    assert "context" in row.get_deferred_fields()
+    assert row.raw_context == mine.context.to_dict()  # loaded on demand
+    assert str(row) == f"mine {mine.id}"

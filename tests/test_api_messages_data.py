@@ -170,3 +170,19 @@ def test_an_early_timestamp_is_stored_as_rfc_3339(staff: APIClient, sent: str, k
     assert response.status_code == 200
     stored_text = response.json()["context"]["chat_history"]["messages"][0]["timestamp"]
     assert stored_text == kept
+
+
+def test_a_message_page_is_cut_by_the_database(staff: APIClient) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = make_session(messages=[("User", f"m{i}") for i in range(300)])
+    with CaptureQueriesContext(connection) as queries:
+        body = staff.get(detail(session.id, "messages/"), {"offset": 295, "limit": 10}).json()
+    assert body["count"] == 300
+    assert [m["content"] for m in body["results"]] == [f"m{i}" for i in range(295, 300)]
+    assert body["next"] is None
+    (query,) = [q["sql"] for q in queries.captured_queries if '"sessions"' in q["sql"]]
+    assert "json_each" in query or "jsonb_path_query_array" in query
+    beyond = staff.get(detail(session.id, "messages/"), {"offset": 1000}).json()
+    assert (beyond["count"], beyond["results"]) == (300, [])

@@ -46,10 +46,11 @@ from ..models import Session
 from ..routers import list_database, sessions_database
 from ..signals import session_saved
 from ..storage import DatabaseSessionStorage
-from ..summaries import LastMessageField
+from ..summaries import LastMessageField, MessageCount
 from .conditional import check_if_match, etag_for, not_modified, require_if_match, session_etag
 from .errors import Conflict, exception_handler
 from .filters import SessionFilterSet
+from .messages import MessagesSlice
 from .pagination import MessagePagination, SessionCursorPagination
 from .parsers import MergePatchParser, StrictJSONParser
 from .permissions import permission_classes, prepare_new_session, scope
@@ -295,19 +296,22 @@ class SessionViewSet(viewsets.GenericViewSet):
     def messages(self, request: Request, id: str) -> Response:
         if request.method == "POST":
             return self._append_message(request)
+        pagination = MessagePagination()
+        limit, offset = pagination.get_limit(request), pagination.get_offset(request)
         row = (
             self.get_queryset()
             .filter(pk=self.session_id())
-            .annotate(_history=KeyTransform("chat_history", "context"))
-            .values_list("_history", "version", "updated_at")
+            .annotate(_count=MessageCount(), _page=MessagesSlice(offset, limit))
+            .values_list("_count", "_page", "version", "updated_at")
             .first()
         )
         if row is None:
             raise NotFound()
-        history, version, updated_at = row
-        messages = history.get("messages") if isinstance(history, dict) else None
-        page = self.paginate_queryset(messages if isinstance(messages, list) else [])
-        response = self.get_paginated_response(page)
+        count, page, version, updated_at = row
+        # (A history that is not a list, written by someone else, reads as empty.)
+        pagination.request, pagination.limit, pagination.offset = request, limit, offset
+        pagination.count = count or 0
+        response = pagination.get_paginated_response(page if count else [])
         response["ETag"] = etag_for(version, updated_at)
         return response
 

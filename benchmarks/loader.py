@@ -5,7 +5,8 @@ other databases get ``bulk_create`` in batches. Rows look like a real deployment
 graphs of very different sizes, task ids that are Rust type paths or plain words, status
 messages or NULL, ``updated_at`` spread over the past year with ``created_at`` before it, and
 contexts built by :func:`benchmarks.payloads.context_dict` (a handful of variants reused,
-each with its own session id in the data).
+each with its own session id in the data). Rows are written oldest first, as a service
+writes them over time.
 """
 
 from __future__ import annotations
@@ -72,10 +73,13 @@ def session_rows(
     now = now or datetime.now(timezone.utc)
     templates = _context_templates(context_bytes)
     graphs, weights = zip(*GRAPHS, strict=True)
-    for _ in range(n):
+    year = 365 * 86_400
+    for index in range(n):
         session_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         before, after = templates[rng.randrange(_VARIANTS)]
-        updated = now - timedelta(seconds=rng.randrange(365 * 86_400))
+        # Oldest first, as a live service writes them: the table's physical order follows
+        # updated_at, so the newest sessions sit together (as they do in a real table).
+        updated = now - timedelta(seconds=year * (n - index) / n + rng.random() * 60)
         created = updated - timedelta(seconds=rng.randrange(3 * 86_400))
         yield (
             session_id,

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_COUNT_LIMIT": 10_000,
     # Admin search: words are looked for in the newest this-many sessions of the current list
     # (their contexts must be read, so the work is bounded); None searches every session.
-    "ADMIN_SEARCH_WINDOW": 10_000,
+    "ADMIN_SEARCH_WINDOW": 2_000,
     # Retention: default age in days (None keeps forever) and per-graph ages in days.
     "RETENTION_DAYS": None,
     "RETENTION_DAYS_BY_GRAPH": {},

@@ -7,17 +7,19 @@
 - Anything else: every word must occur (ignoring case) in the graph, the current task,
   the status message, a chat message or a data value. Chat and data are inside the context,
   which no index covers, so words are looked for in the newest ``ADMIN_SEARCH_WINDOW``
-  sessions of the current (filtered) list only: a search costs at most that many contexts
-  read, on a table of any size. The graph, task and date filters reach older sessions.
+  sessions of the current (filtered) list only: a search reads at most that many contexts,
+  once, on a table of any size. The graph, task and date filters reach older sessions.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils.text import smart_split, unescape_string_literal
 
 from ..conf import app_settings
@@ -29,6 +31,7 @@ from ..summaries import ContextContainsText
 MIN_ID_PREFIX = 8
 
 _ID_PREFIX = re.compile(r"[0-9a-fA-F-]+")
+_EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
 
 
 def id_prefix_range(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
@@ -66,14 +69,28 @@ def search_sessions(queryset: QuerySet[Any], search_term: str) -> QuerySet[Any]:
     if not words:
         return queryset
     window = app_settings.ADMIN_SEARCH_WINDOW
+    candidates = queryset
     if window is not None:
-        newest = queryset.order_by("-updated_at", "-pk").values("pk")[: int(window)]
-        queryset = queryset.filter(pk__in=newest)
+        # The window is "updated at or after its oldest row", served by the updated_at
+        # index. (Rows whose updated_at is NULL, which no graph-flow writer leaves, are
+        # outside every window.)
+        oldest_in_window = queryset.order_by("-updated_at", "-pk").values("updated_at")[
+            int(window) - 1 : int(window)
+        ]
+        candidates = candidates.filter(
+            updated_at__gte=Coalesce(Subquery(oldest_in_window), Value(_EARLIEST))
+        )
     for bit in words:
-        queryset = queryset.filter(
+        candidates = candidates.filter(
             Q(graph_id__icontains=bit)
             | Q(current_task_id__icontains=bit)
             | Q(status_message__icontains=bit)
             | Q(ContextContainsText(bit))
         )
-    return queryset
+    if window is None:
+        return candidates
+    # Read the window's contexts once: the matching ids (at most ``window`` of them) are
+    # fetched here, and the count and the page then look them up by primary key instead of
+    # searching the contexts again for each.
+    ids = list(candidates.order_by().values_list("pk", flat=True))
+    return queryset.filter(pk__in=ids)

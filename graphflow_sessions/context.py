@@ -83,11 +83,14 @@ def parse_timestamp(text: str) -> datetime:
         micro,
         tzinfo=timezone.utc,
     )
-    if leap:
-        moment += timedelta(seconds=1)
-    if not zulu:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        moment -= offset if sign == "+" else -offset
+    try:
+        if leap:
+            moment += timedelta(seconds=1)
+        if not zulu:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            moment -= offset if sign == "+" else -offset
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, before datetime.min in UTC
+        raise ValueError(f"{text!r} is outside the years 1 to 9999 in UTC") from None
     return moment
 
 
@@ -120,9 +123,16 @@ def canonical_timestamp(text: str) -> str:
     second, fraction = match.group(6), match.group(7)
     if second == "60":  # keep the leap second's spelling: the minute it belongs to, then :60
         moment -= timedelta(seconds=1)
-    moment = moment.replace(microsecond=0)
     seconds = "60" if second == "60" else f"{moment.second:02d}"
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:')}{seconds}{'.' + fraction if fraction else ''}Z"
+    return f"{_up_to_minutes(moment)}{seconds}{'.' + fraction if fraction else ''}Z"
+
+
+def _up_to_minutes(moment: datetime) -> str:
+    # Not strftime: its %Y drops the zero padding before year 1000 ("412-10-07").
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:"
+    )
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -134,8 +144,8 @@ def format_timestamp(moment: datetime) -> str:
         raise ValueError("message timestamps must be timezone-aware")
     moment = moment.astimezone(timezone.utc)
     if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{_up_to_minutes(moment)}{moment.second:02d}.{moment.microsecond:06d}Z"
+    return f"{_up_to_minutes(moment)}{moment.second:02d}Z"
 
 
 def _utcnow() -> datetime:

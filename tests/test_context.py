@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -373,6 +374,28 @@ def test_a_leap_second_keeps_its_spelling_in_utc(text):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("0412-10-07T17:18:28.1851-06:29", "0412-10-07T23:47:28.1851Z"),
+        ("0404-02-29T20:58:31.047609Z", "0404-02-29T20:58:31.047609Z"),
+        ("0001-01-01T00:30:00+00:30", "0001-01-01T00:00:00Z"),
+        ("0099-12-31T23:59:60z", "0099-12-31T23:59:60Z"),
+    ],
+)
+def test_years_before_1000_keep_four_digits(text, written):
+    assert canonical_timestamp(text) == written
+    moment = parse_timestamp(text)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", format_timestamp(moment))
+    assert parse_timestamp(format_timestamp(moment)) == moment
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_moment_outside_python_datetimes_range_is_a_clear_contract_error(text):
+    with pytest.raises(ContextDeserializationError, match=r"messages\[0\]\.timestamp"):
+        Context.from_dict(contract([message(timestamp=text)]))
+
+
 def test_format_timestamp_writes_utc_with_z():
     plus_two = timezone(timedelta(hours=2))
     assert format_timestamp(datetime(2026, 1, 1, 2, 0, tzinfo=plus_two)) == "2026-01-01T00:00:00Z"
@@ -539,7 +562,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 timestamps = st.datetimes(
-    min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(timezone.utc)
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(timezone.utc)
 )
 messages = st.builds(
     lambda role, content, moment: SerializableMessage(role, content, moment),

@@ -300,3 +300,19 @@ def test_the_list_summary_shows_the_last_message(staff: APIClient) -> None:
     assert row["last_message_at"] == last.timestamp_text
     empty = next(r for r in rows.values() if r["id"] != str(session.id))
     assert (empty["message_count"], empty["last_message_at"]) == (0, None)
+
+
+def test_the_browsable_api_renders_every_endpoint_and_escapes_user_text(staff: APIClient) -> None:
+    session = make_session(data={"note": "<script>alert(1)</script>"}, messages=[("User", "hi")])
+    for url in (
+        "/api/",
+        "/api/sessions/",
+        detail(session.id),
+        detail(session.id, "messages/"),
+        detail(session.id, "data/"),
+    ):
+        response = staff.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200, url
+        assert response["Content-Type"].startswith("text/html")
+        assert b"<script>alert(1)</script>" not in response.content
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in response.content  # shown, escaped

@@ -427,3 +427,21 @@ def test_text_that_is_not_json_never_reaches_a_session_unnoticed(text):
     with pytest.raises(ContextDeserializationError, match="not valid JSON") as caught:
         storage.get(session.id)
     assert str(session.id) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [case[1:] for case in BAD_CONTEXTS],
+    ids=[case[0] for case in BAD_CONTEXTS],
+)
+def test_the_orm_refuses_the_same_contexts_with_the_same_path(change, path, words):
+    storage = DatabaseSessionStorage()
+    session = stored_session(storage)
+    before = snapshot(storage, session.id)
+    row = Session.objects.get(pk=session.id)
+    change(row)
+    with pytest.raises(ContextSerializationError) as caught, transaction.atomic():
+        row.save()
+    assert caught.value.path == path
+    assert words in str(caught.value)
+    assert snapshot(storage, session.id) == before

@@ -1,0 +1,81 @@
+"""REST API against a real streaming replica: the list reads it, everything else the primary.
+
+Uses the replica infrastructure of tests/test_replica.py (tests/infra): WAL replay on the
+replica is paused so it really lags, and a read that sees a new row came from the primary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connections
+from django.test import override_settings
+
+from graphflow_sessions.models import Session
+
+from .api_support import APIClient, detail
+from .infra.databases import database_alias, postgres
+from .infra.replica import ReplicaPair, streaming_replica
+
+pytestmark = pytest.mark.postgres
+
+PRIMARY, REPLICA = "gfs_api_primary", "gfs_api_replica"
+SETTINGS = {
+    "GRAPHFLOW_SESSIONS": {"DATABASE": PRIMARY, "REPLICA_DATABASE": REPLICA},
+    "DATABASE_ROUTERS": ["graphflow_sessions.routers.SessionsRouter"],
+}
+
+
+@pytest.fixture(scope="module")
+def pair(django_db_blocker: Any) -> Iterator[ReplicaPair]:
+    with (
+        streaming_replica(primary_port=55472, replica_port=55473) as pair,
+        django_db_blocker.unblock(),
+        database_alias(PRIMARY, **postgres(pair.primary_port, "postgres")),
+        database_alias(REPLICA, **postgres(pair.replica_port, "postgres")),
+        override_settings(**SETTINGS),
+    ):
+        call_command("migrate", database=PRIMARY, verbosity=0)
+        pair.wait_for_replay()
+        yield pair
+        connections[PRIMARY].close()
+        connections[REPLICA].close()
+
+
+@pytest.fixture
+def staff(pair: ReplicaPair, django_db_blocker: Any) -> Iterator[APIClient]:
+    with django_db_blocker.unblock(), override_settings(**SETTINGS):
+        client = APIClient()
+        # An unsaved staff user: this module touches no database but the pair's.
+        client.force_authenticate(get_user_model()(username="staff", is_staff=True))
+        yield client
+        Session.objects.using(PRIMARY).all().delete()
+
+
+def listed(client: APIClient) -> list[str]:
+    return [row["id"] for row in client.get("/api/sessions/").json()["results"]]
+
+
+def test_the_list_reads_the_replica_and_single_reads_and_writes_the_primary(
+    staff: APIClient, pair: ReplicaPair
+) -> None:
+    with pair.replay_paused():
+        created = staff.post("/api/sessions/", {"current_task_id": "start"}, format="json")
+        assert created.status_code == 201
+        session_id = created.json()["id"]
+        # The lagging replica does not have it yet; the primary does.
+        assert session_id not in listed(staff)
+        assert staff.get(detail(session_id)).status_code == 200
+        appended = staff.post(
+            detail(session_id, "messages/"), {"role": "User", "content": "hi"}, format="json"
+        )
+        assert appended.status_code == 201
+        messages = staff.get(detail(session_id, "messages/")).json()
+        assert [m["content"] for m in messages["results"]] == ["hi"]
+        assert staff.get(detail(session_id)).json()["version"] == 2
+    pair.wait_for_replay()
+    assert session_id in listed(staff)

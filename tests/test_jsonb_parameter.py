@@ -1,0 +1,123 @@
+"""The PostgreSQL save's fast path, pinned to the plain one.
+
+On PostgreSQL with psycopg 3 the storage runs its statement on a server-binding cursor of
+Django's connection and sends the context as a jsonb parameter written with ``\\u`` escapes
+(``serialization.encode_jsonb``). These tests hold it to what the plain path does: the same
+values accepted, the same errors for what is refused, the characters (not the escapes)
+stored, and Django's query logging and execute wrappers still seeing every statement.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from graphflow_sessions.context import Context
+from graphflow_sessions.exceptions import ContextSerializationError, ContextTooLarge
+from graphflow_sessions.models import Session
+from graphflow_sessions.serialization import encode_json_utf8, encode_jsonb
+from graphflow_sessions.storage import DatabaseSessionStorage
+
+LIMIT = 1000
+
+VALUES = [
+    pytest.param({"text": "plain ascii"}, id="ascii"),
+    pytest.param({"text": "déjà vu, naïve façade"}, id="latin-1"),
+    pytest.param({"text": "€ “quotes” — a dash, 日本語"}, id="beyond-latin-1"),
+    pytest.param({"text": "emoji 😀 and a flag 🇫🇷"}, id="astral-characters"),
+    pytest.param({"text": "spelled out: \\u0000 and \\ud800"}, id="escape-look-alikes"),
+    pytest.param({"text": "nul \x00 inside"}, id="nul"),
+    pytest.param({"deep": {"key\x00": 1}}, id="nul-in-a-key"),
+    pytest.param({"text": "lone \ud800 high surrogate"}, id="lone-high-surrogate"),
+    pytest.param({"text": "lone \udc00 low surrogate"}, id="lone-low-surrogate"),
+    pytest.param({"text": "\ud83d\ude00"}, id="a-surrogate-pair-as-two-code-points"),
+    pytest.param({"n": float("nan")}, id="nan"),
+    pytest.param({"o": object()}, id="not-serializable"),
+    pytest.param({1: "int key", None: "null key", 2.5: "float key"}, id="non-string-keys"),
+    # Escaped, this is longer than the limit; as UTF-8 it fits, so it must be accepted.
+    pytest.param({"text": "€" * 300}, id="escaped-over-the-limit-utf8-within"),
+    pytest.param({"text": "€" * 400}, id="over-the-limit-either-way"),
+]
+
+
+def outcome(encode: Any, value: Any) -> tuple[Any, Any]:
+    try:
+        _text, data = encode(value, max_bytes=LIMIT, session_id="s-1")
+    except (ContextSerializationError, ContextTooLarge) as exc:
+        return type(exc), str(exc)
+    return "stored", json.loads(data)
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_the_jsonb_form_accepts_and_refuses_exactly_what_the_utf8_form_does(value: Any) -> None:
+    assert outcome(encode_jsonb, value) == outcome(encode_json_utf8, value)
+
+
+def test_the_jsonb_form_of_text_beyond_ascii_is_ascii() -> None:
+    text, data = encode_jsonb({"text": "€ “quotes”"})
+    assert data.isascii()
+    assert text == data.decode()
+    assert json.loads(data) == {"text": "€ “quotes”"}
+
+
+def new_session(text: str) -> Session:
+    ctx = Context()
+    ctx.set("text", text)
+    ctx.add_user_message(text)
+    return Session(graph_id="g", current_task_id="t", status_message=None, context=ctx)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_stores_the_characters_not_their_escapes() -> None:
+    text = "€ “quotes” 😀 déjà 日本語"
+    session = new_session(text)
+    storage = DatabaseSessionStorage()
+    storage.save(session)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT context -> 'data' ->> 'text', context::text FROM sessions WHERE id = %s",
+            [session.id],
+        )
+        stored_text, stored_json = cursor.fetchone()
+    assert stored_text == text
+    assert "\\u" not in stored_json  # jsonb keeps characters; its output writes them as such
+    found = storage.get(session.id)
+    assert found is not None
+    assert found.context == session.context
+
+
+@pytest.mark.django_db
+def test_django_query_logging_still_sees_every_storage_statement() -> None:
+    storage = DatabaseSessionStorage()
+    session = new_session("€ logged")
+    with CaptureQueriesContext(connection) as captured:
+        storage.save(session)
+        found = storage.get(session.id)
+        deleted = storage.delete(session.id)
+    statements = [query["sql"].split()[0].upper() for query in captured.captured_queries]
+    assert statements == ["INSERT", "SELECT", "DELETE"]
+    assert found is not None
+    assert found.context == session.context
+    assert deleted is True
+
+
+@pytest.mark.django_db
+def test_an_execute_wrapper_still_sees_every_storage_statement() -> None:
+    storage = DatabaseSessionStorage()
+    session = new_session("wrapped")
+    seen: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql.split()[0].upper())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        storage.save(session)
+        assert storage.get(session.id) is not None
+        assert storage.delete(session.id) is True
+    assert seen == ["INSERT", "SELECT", "DELETE"]

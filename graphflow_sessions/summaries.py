@@ -10,6 +10,7 @@ all give NULL (or no match) instead of an error, so one bad row never breaks a p
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db.models import BooleanField, Expression, F, Func, IntegerField, TextField
@@ -116,18 +117,24 @@ class ContextContainsText(_ContextFunc):
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
-        # silent => true: a context in the wrong shape matches nothing instead of failing.
-        sql = (
-            "(EXISTS (SELECT 1 FROM jsonb_path_query("
-            f"{column}, 'strict $.chat_history.messages[*].content', '{{}}', true) AS m(v) "
-            "WHERE jsonb_typeof(m.v) = 'string' AND m.v #>> '{}' ILIKE %s)"
-            " OR EXISTS (SELECT 1 FROM jsonb_path_query("
-            f"{column}, 'strict $.data.**', '{{}}', true) AS d(v) "
-            "WHERE jsonb_typeof(d.v) IN ('string', 'number', 'boolean') "
-            "AND d.v #>> '{}' ILIKE %s))"
+        # Strings are matched inside the jsonpath engine (like_regex, flag q = the text is
+        # literal, i = ignoring case): several times faster on long histories than
+        # expanding every message into a row. Numbers and booleans of the data, a handful,
+        # are compared as text. silent => true: a context in the wrong shape matches
+        # nothing instead of failing.
+        literal = json.dumps(self.text, ensure_ascii=False)
+        in_messages = (
+            f'strict $.chat_history.messages[*].content ? (@ like_regex {literal} flag "iq")'
         )
-        pattern = like_pattern(self.text)
-        return sql, [*params, pattern, *params, pattern]
+        in_data = f'strict $.data.** ? (@ like_regex {literal} flag "iq")'
+        sql = (
+            f"(jsonb_path_exists({column}, %s::jsonpath, '{{}}', true)"
+            f" OR jsonb_path_exists({column}, %s::jsonpath, '{{}}', true)"
+            " OR EXISTS (SELECT 1 FROM jsonb_path_query("
+            f'{column}, \'strict $.data.** ? (@.type() == "number" || @.type() == "boolean")\','
+            " '{}', true) AS d(v) WHERE d.v #>> '{}' ILIKE %s))"
+        )
+        return sql, [*params, in_messages, *params, in_data, *params, like_pattern(self.text)]
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)

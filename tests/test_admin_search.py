@@ -135,3 +135,15 @@ def test_words_are_searched_in_the_newest_sessions_of_the_filtered_list(admin_cl
         assert _found(admin_client, str(old.pk)[:8]) == {str(old.pk)}
     with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": None}):
         assert _found(admin_client, "needle") == {str(old.pk), *(str(s.pk) for s in newer)}
+
+
+@pytest.mark.django_db
+def test_regex_and_json_special_characters_are_taken_literally(admin_client):
+    chat = chat_context(0)
+    chat.add_message("User", 'Price (USD) is in C:\\temp\\quote"d.txt')
+    special = make_session(context=chat)
+    make_session(context=chat_context(1, data={"note": "abc"}))
+    assert _found(admin_client, "(usd)") == {str(special.pk)}
+    assert _found(admin_client, "C:\\temp\\quote") == {str(special.pk)}
+    assert _found(admin_client, "a.c") == set()
+    assert _found(admin_client, ".*") == set()

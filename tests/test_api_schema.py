@@ -26,6 +26,7 @@ CHECKS = [
     openapi_checks.status_code_conformance,
     openapi_checks.content_type_conformance,
     openapi_checks.response_schema_conformance,
+    openapi_checks.response_headers_conformance,
 ]
 
 
@@ -67,6 +68,17 @@ def test_the_schema_describes_the_context_shape(staff: APIClient) -> None:
     message = components["Message"]
     assert set(message["required"]) == {"role", "content", "timestamp"}
     assert components["RoleEnum"]["enum"] == ["User", "Assistant", "System"]
+
+
+def test_the_schema_documents_etag_and_the_conditional_headers(staff: APIClient) -> None:
+    paths = openapi(staff)["paths"]
+    retrieve = paths["/api/sessions/{id}/"]["get"]
+    assert "ETag" in retrieve["responses"]["200"]["headers"]
+    assert "If-None-Match" in {p["name"] for p in retrieve["parameters"]}
+    for method in ("put", "patch", "delete"):
+        operation = paths["/api/sessions/{id}/"][method]
+        assert "If-Match" in {p["name"] for p in operation["parameters"]}
+        assert {"412", "428"} <= set(operation["responses"])
 
 
 def test_the_schema_is_for_api_users_only() -> None:

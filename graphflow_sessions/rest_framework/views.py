@@ -88,6 +88,14 @@ _IF_NONE_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description=_("An ETag you hold: 304 without a body if the session has not changed."),
 )
+# Response header of every answer that shows a session's state (used for If-Match).
+_ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201, 304],
+    description=_("The session's state: send it back in If-Match / If-None-Match."),
+)
 _NOT_MODIFIED = OpenApiResponse(description=_("Not modified (If-None-Match matched)."))
 _DATA = OpenApiResponse(
     OpenApiTypes.OBJECT, description=_("The session's data object (any JSON values by key).")
@@ -185,7 +193,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @documented(
         summary=_("Retrieve a session (ETag from its version)"),
-        parameters=[_IF_NONE_MATCH],
+        parameters=[_IF_NONE_MATCH, _ETAG],
         responses={200: SessionSerializer, 304: _NOT_MODIFIED, **_COMMON_ERRORS},
     )
     def retrieve(self, request: Request, id: str) -> Response:
@@ -197,6 +205,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @documented(
         summary=_("Create a session"),
+        parameters=[_ETAG],
         request=SessionSerializer,
         responses={201: SessionSerializer, **_WRITE_ERRORS},
     )
@@ -235,7 +244,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @documented(
         summary=_("Replace a session"),
-        parameters=[_IF_MATCH],
+        parameters=[_IF_MATCH, _ETAG],
         request=SessionUpdateSerializer,
         responses={200: SessionSerializer, **_CONDITIONAL_ERRORS},
     )
@@ -253,7 +262,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @documented(
         summary=_("Update some fields of a session"),
-        parameters=[_IF_MATCH],
+        parameters=[_IF_MATCH, _ETAG],
         request=SessionUpdateSerializer,
         responses={200: SessionSerializer, **_CONDITIONAL_ERRORS},
     )
@@ -277,12 +286,13 @@ class SessionViewSet(viewsets.GenericViewSet):
     @extend_schema(
         methods=["GET"],
         summary=_("List a session's messages, oldest first (offset pagination)"),
+        parameters=[_ETAG],
         responses={200: MessageSerializer(many=True), **_COMMON_ERRORS},
     )
     @extend_schema(
         methods=["POST"],
         summary=_("Append a message (atomic; the oldest are dropped beyond max_messages)"),
-        parameters=[_IF_MATCH],
+        parameters=[_IF_MATCH, _ETAG],
         request=NewMessageSerializer,
         responses={201: MessageSerializer, **_CONDITIONAL_ERRORS},
     )
@@ -335,13 +345,13 @@ class SessionViewSet(viewsets.GenericViewSet):
     @extend_schema(
         methods=["GET"],
         summary=_("Read a session's data"),
-        parameters=[_IF_NONE_MATCH],
+        parameters=[_IF_NONE_MATCH, _ETAG],
         responses={200: _DATA, 304: _NOT_MODIFIED, **_COMMON_ERRORS},
     )
     @extend_schema(
         methods=["PATCH"],
         summary=_("Merge-patch a session's data (RFC 7396; null removes a key)"),
-        parameters=[_IF_MATCH],
+        parameters=[_IF_MATCH, _ETAG],
         request={
             "application/merge-patch+json": OpenApiTypes.OBJECT,
             "application/json": OpenApiTypes.OBJECT,

@@ -105,6 +105,8 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ContextDeserializationError(f"{what}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # Python's parser recurses once per nesting level
+        raise ContextDeserializationError(f"{what}: JSON is nested too deeply to read") from exc
 
 
 def _reject_constant(name: str) -> Any:

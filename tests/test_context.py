@@ -627,3 +627,10 @@ def test_context_is_importable_and_usable_without_django_configured():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_json_nested_past_the_parser_limit_is_a_contract_error_not_a_recursion_error() -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    deep = '{"data": {"x": ' + nested + '}, "chat_history": {"messages": []}}'
+    with pytest.raises(ContextDeserializationError, match="nested too deeply"):
+        Context.from_json(deep)

@@ -470,11 +470,29 @@ def test_w003_is_quiet_for_a_database_connect_set_up(fresh_database: str) -> Non
 
 
 @pytest.mark.postgres
-def test_connect_says_so_when_the_database_routers_refuse_the_migration(
+def test_the_sessions_router_lets_connect_create_the_schema_on_the_database_it_names(
     fresh_database: str,
 ) -> None:
     url = throwaway.url_for(fresh_database)
     with override_settings(DATABASE_ROUTERS=["graphflow_sessions.routers.SessionsRouter"]):
+        storage = PostgresSessionStorage.connect(url)
+        assert table_exists(fresh_database)
+        session = new_session()
+        storage.save(session)
+        assert storage.get(session.id) is not None
+
+
+class RefuseSessionsMigrations:
+    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool | None:
+        return False if app_label == "graphflow_sessions" else None
+
+
+@pytest.mark.postgres
+def test_connect_says_so_when_the_database_routers_refuse_the_migration(
+    fresh_database: str,
+) -> None:
+    url = throwaway.url_for(fresh_database)
+    with override_settings(DATABASE_ROUTERS=[RefuseSessionsMigrations()]):
         with pytest.raises(SchemaMigrationError, match="DATABASE_ROUTERS do not allow") as caught:
             PostgresSessionStorage.connect(url)
         assert "migrate=False" in str(caught.value)

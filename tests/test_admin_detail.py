@@ -223,3 +223,11 @@ def test_delete_selected_from_the_list(admin_client):
 def test_a_missing_session_redirects_with_a_message(admin_client):
     response = admin_client.get(_change_url("6f1c2a4e-9b1d-4c1e-8f00-2b7d0c8a9e11"))
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(("asked", "first_shown"), [("abc", 1), ("0", 1), ("999", 21), ("2", 11)])
+def test_a_transcript_page_out_of_range_shows_the_nearest_page(admin_client, asked, first_shown):
+    session = make_session(context=chat_context(25))
+    with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_TRANSCRIPT_PAGE_SIZE": 10}):
+        html = _page(admin_client, session.pk, transcript_page=asked)
+    assert _messages(html)[0][1] == first_shown

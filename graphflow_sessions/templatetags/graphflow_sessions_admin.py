@@ -10,6 +10,7 @@ middle of the range may be empty; that is the price of not scanning.
 from __future__ import annotations
 
 import datetime
+import inspect
 from typing import Any
 
 from django import template
@@ -113,10 +114,15 @@ def session_date_hierarchy(cl: Any) -> dict[str, Any]:
     }
 
 
+# Django 6.0 added a leading ``name`` argument to InclusionAdminNode; 5.2 has none.
+_NODE_TAKES_NAME = "name" in inspect.signature(InclusionAdminNode.__init__).parameters
+
+
 @register.tag(name="session_date_hierarchy")
 def session_date_hierarchy_tag(parser: Any, token: Any) -> InclusionAdminNode:
+    leading = ("date_hierarchy",) if _NODE_TAKES_NAME else ()
     return InclusionAdminNode(
-        "date_hierarchy",
+        *leading,
         parser,
         token,
         func=session_date_hierarchy,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import JSONField
 from django.db.models.expressions import Expression
 from django.db.models.query_utils import DeferredAttribute
 
 from .conf import app_settings
 from .context import Context
-from .exceptions import ContextDeserializationError
+from .exceptions import ContextDeserializationError, ContextError
 from .serialization import encode_json
 
 
@@ -64,3 +65,23 @@ class ContextField(JSONField):
             value = context.to_dict()
             encode_json(value, max_bytes=app_settings.MAX_CONTEXT_BYTES)
         return super().get_db_prep_save(value, connection)
+
+    def value_from_object(self, obj: Any) -> Any:
+        # The JSON, not the Context: what forms (model_to_dict), dumpdata and the admin
+        # show and serialize. Reading it never validates, so a row that breaks the contract
+        # can still be looked at and exported.
+        if self.attname not in obj.__dict__:
+            obj.refresh_from_db(fields=[self.attname])
+        value = obj.__dict__[self.attname]
+        return value.to_dict() if isinstance(value, Context) else value
+
+    def validate(self, value: Any, model_instance: Any) -> None:
+        # Model validation (ModelForm, full_clean) reports a contract breach as a form error
+        # naming the path, instead of failing later inside save().
+        try:
+            context = value if isinstance(value, Context) else Context.from_dict(value)
+            value = context.to_dict()
+            encode_json(value, max_bytes=app_settings.MAX_CONTEXT_BYTES)
+        except ContextError as exc:
+            raise ValidationError(str(exc), code="invalid_context") from exc
+        super().validate(value, model_instance)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -95,14 +96,33 @@ class Session(models.Model):
                 kwargs["update_fields"] = {*update_fields, "updated_at", "version"}
         super().save(*args, **kwargs)
 
+    def clean_fields(self, exclude: Any = None) -> None:
+        # Django reads each value with getattr(), which for ``context`` would raise the
+        # contract error itself; validate the stored JSON instead, as a field error.
+        exclude = set(exclude or ())
+        errors: dict[str, Any] = {}
+        if "context" not in exclude:
+            exclude.add("context")
+            field = self._context_field()
+            try:
+                field.clean(field.value_from_object(self), self)
+            except ValidationError as exc:
+                errors["context"] = exc.error_list
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def raw_context(self) -> Any:
         """The context JSON as stored (or assigned), without contract validation."""
-        value = self.__dict__.get("context")
-        if value is None and "context" not in self.__dict__:
-            self.refresh_from_db(fields=["context"])
-            value = self.__dict__["context"]
-        return value.to_dict() if isinstance(value, Context) else value
+        return self._context_field().value_from_object(self)
+
+    @classmethod
+    def _context_field(cls) -> ContextField:
+        return cast(ContextField, cls._meta.get_field("context"))
 
     @property
     def context_error(self) -> ContextDeserializationError | None:

@@ -121,7 +121,8 @@ _NODE_TAKES_NAME = "name" in inspect.signature(InclusionAdminNode.__init__).para
 @register.tag(name="session_date_hierarchy")
 def session_date_hierarchy_tag(parser: Any, token: Any) -> InclusionAdminNode:
     leading = ("date_hierarchy",) if _NODE_TAKES_NAME else ()
-    return InclusionAdminNode(
+    node: Any = InclusionAdminNode  # its signature depends on the Django version
+    return node(
         *leading,
         parser,
         token,

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 #: Every key the app understands, with its default. Unknown keys are reported by check W002.
 DEFAULTS: dict[str, Any] = {
@@ -53,17 +55,36 @@ DEFAULTS: dict[str, Any] = {
 
 
 class Settings:
-    """Attribute access to GRAPHFLOW_SESSIONS with defaults: ``app_settings.DATABASE``."""
+    """Attribute access to GRAPHFLOW_SESSIONS with defaults: ``app_settings.DATABASE``.
+
+    The merged values are cached (the storage reads several per operation) and the cache is
+    dropped whenever Django reports GRAPHFLOW_SESSIONS changed (``override_settings``, the
+    pytest-django ``settings`` fixture), so a value is never stale.
+    """
+
+    def __init__(self) -> None:
+        self._merged: dict[str, Any] | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"unknown graphflow_sessions setting {name!r}")
-        user = getattr(django_settings, "GRAPHFLOW_SESSIONS", None) or {}
-        return user.get(name, DEFAULTS[name])
+        merged = self._merged
+        if merged is None:
+            merged = self._merged = {**DEFAULTS, **self.user_settings()}
+        return merged[name]
 
     def user_settings(self) -> dict[str, Any]:
         value = getattr(django_settings, "GRAPHFLOW_SESSIONS", None)
         return value if isinstance(value, dict) else {}
 
+    def reload(self) -> None:
+        self._merged = None
+
 
 app_settings = Settings()
+
+
+@receiver(setting_changed)
+def _reload_app_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "GRAPHFLOW_SESSIONS":
+        app_settings.reload()

@@ -102,3 +102,19 @@ def test_transcript_of_a_broken_context_redirects_with_an_error(admin_client):
     url = reverse("admin:graphflow_sessions_session_transcript", args=[session_id, "md"])
     response = admin_client.get(url, follow=True)
     assert "breaks the graph-flow contract" in response.content.decode()
+
+
+def test_an_admin_json_lines_export_is_read_back_by_the_import(admin_client):
+    from graphflow_sessions.models import Session
+    from graphflow_sessions.transfer import EXPORT_FIELDS, import_sessions
+
+    sessions = [make_session(context=chat_context(n)) for n in range(3)]
+    before = {row["id"]: row for row in Session.objects.values(*EXPORT_FIELDS)}
+    response = _action(admin_client, "export_json_lines", [s.pk for s in sessions])
+    lines = _body(response).decode().splitlines()
+    Session.objects.all().delete()
+
+    result = import_sessions(lines)
+
+    assert result.errors == []
+    assert {row["id"]: row for row in Session.objects.values(*EXPORT_FIELDS)} == before

@@ -21,17 +21,9 @@ from django.utils.translation import gettext as _
 from ..context import Context
 from ..routers import list_database
 
-#: The columns of the stored shape, in the table's order.
-EXPORT_FIELDS = (
-    "id",
-    "graph_id",
-    "current_task_id",
-    "status_message",
-    "context",
-    "created_at",
-    "updated_at",
-    "version",
-)
+# The stored shape's columns, the same as graphflow_sessions_export writes (so an admin
+# export can be read back by graphflow_sessions_import).
+from ..transfer import EXPORT_FIELDS
 
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
 

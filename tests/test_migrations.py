@@ -22,25 +22,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from tests.rust_sql import RUST_INSERT, RUST_SELECT
 from tests.test_schema import SEED_STATEMENT
 
 REPO = Path(__file__).resolve().parent.parent
-
-RUST_INSERT = """
-INSERT INTO sessions (id, graph_id, current_task_id, status_message, context, updated_at)
-VALUES ($1::uuid, $2, $3, $4, $5, NOW())
-ON CONFLICT (id) DO UPDATE
-SET graph_id = EXCLUDED.graph_id,
-    current_task_id = EXCLUDED.current_task_id,
-    status_message = EXCLUDED.status_message,
-    context = EXCLUDED.context,
-    updated_at = NOW()
-"""
-RUST_SELECT = """
-SELECT id::text, graph_id, current_task_id, status_message, context
-FROM sessions
-WHERE id = $1::uuid
-"""
 
 RUST_ROWS = [
     (

@@ -22,29 +22,11 @@ from psycopg.types.string import StrDumper
 from graphflow_sessions.context import Context, MessageRole
 from graphflow_sessions.models import Session
 from graphflow_sessions.storage import DatabaseSessionStorage
+from tests.rust_sql import RUST_DELETE, RUST_INSERT, RUST_SELECT
 from tests.test_context import SEED_EXAMPLE_JSON
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
-# Verbatim from graph-flow's graph-flow/src/storage_postgres.rs (its indentation aside).
-RUST_INSERT = """
-INSERT INTO sessions (id, graph_id, current_task_id, status_message, context, updated_at)
-VALUES ($1::uuid, $2, $3, $4, $5, NOW())
-ON CONFLICT (id) DO UPDATE
-SET graph_id = EXCLUDED.graph_id,
-    current_task_id = EXCLUDED.current_task_id,
-    status_message = EXCLUDED.status_message,
-    context = EXCLUDED.context,
-    updated_at = NOW()
-"""
-RUST_SELECT = """
-SELECT id::text, graph_id, current_task_id, status_message, context
-FROM sessions
-WHERE id = $1::uuid
-"""
-RUST_DELETE = """
-DELETE FROM sessions WHERE id = $1::uuid
-"""
 
 # What chrono writes for a DateTime<Utc> and the Rust reader accepts: UTC, 0-9 digits, Z.
 RUST_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")

@@ -17,7 +17,6 @@ The database in DATABASE_URL is migrated and written to: use one made for this.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -26,6 +25,8 @@ import time
 from typing import Any
 
 import django
+
+from .loader import page_benchmark_arguments, prepare_table, require_postgres_url
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -96,22 +97,14 @@ def _measure(client: Any, url: str, repeat: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20_000, help="sessions to load (default 20000)")
-    parser.add_argument(
-        "--context-bytes", type=int, default=2_000, help="JSON size of each context (2000)"
+    parser = page_benchmark_arguments(
+        __doc__.splitlines()[0], context_bytes=2_000, what="page", baseline="the stock admin"
     )
-    parser.add_argument("--repeat", type=int, default=7, help="timed requests per page (7)")
-    parser.add_argument("--reload", action="store_true", help="empty the table and load again")
-    parser.add_argument("--skip-baseline", action="store_true", help="do not time the stock admin")
-    parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL to a PostgreSQL database made for this benchmark")
+    require_postgres_url()
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.test.utils import override_settings
@@ -119,32 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     from graphflow_sessions.models import Session
     from tests.admin_support import chat_context
 
-    from .loader import load_sessions
-
     _setup_urls()
-    call_command("migrate", verbosity=0)
-    if args.reload:
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE sessions")
-    if not Session.objects.exists():
-        started = time.perf_counter()
-        load_sessions("default", args.n, args.context_bytes)
-        long = Session(graph_id="claims", current_task_id="ask", context=chat_context(10_000))
-        long.save()
-        print(f"loaded {args.n} sessions in {time.perf_counter() - started:.1f}s", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE sessions")
-        cursor.execute(
-            "SELECT reltuples::bigint, pg_size_pretty(pg_total_relation_size('sessions')), "
-            "(SELECT avg(pg_column_size(context))::int FROM (SELECT context FROM sessions "
-            "TABLESAMPLE SYSTEM (1)) s) FROM pg_class WHERE oid = 'sessions'::regclass"
-        )
-        rows, table_size, stored_context = cursor.fetchone()
-    long_id = (
-        Session.objects.filter(graph_id="claims", current_task_id="ask")
-        .order_by("-updated_at")
-        .values_list("pk", flat=True)[0]
+    table = prepare_table(
+        args.n, args.context_bytes, reload=args.reload, long_context=lambda: chat_context(10_000)
     )
+    rows, table_size, long_id = table.rows, table.size, table.long_session_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT avg(pg_column_size(context))::int FROM (SELECT context FROM sessions "
+            "TABLESAMPLE SYSTEM (1)) s"
+        )
+        (stored_context,) = cursor.fetchone()
     some = Session.objects.order_by("pk").values_list("pk", flat=True)[rows // 2]
     user_model = get_user_model()
     user = user_model.objects.filter(username="bench").first() or (

@@ -18,7 +18,6 @@ The database in DATABASE_URL is migrated and written to: use one made for this.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -27,6 +26,8 @@ import time
 from typing import Any
 
 import django
+
+from .loader import page_benchmark_arguments, prepare_table, require_postgres_url
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -129,60 +130,31 @@ def _append(client: Any, url: str, repeat: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20_000, help="sessions to load (default 20000)")
-    parser.add_argument(
-        "--context-bytes", type=int, default=1_000, help="JSON size of each context (1000)"
+    parser = page_benchmark_arguments(
+        __doc__.splitlines()[0], context_bytes=1_000, what="endpoint", baseline="the plain API"
     )
-    parser.add_argument("--repeat", type=int, default=7, help="timed requests per endpoint (7)")
-    parser.add_argument("--reload", action="store_true", help="empty the table and load again")
-    parser.add_argument("--skip-baseline", action="store_true", help="do not time the plain API")
-    parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL to a PostgreSQL database made for this benchmark")
+    require_postgres_url()
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.db import connection
     from django.test.utils import override_settings
     from rest_framework.test import APIClient
 
     from graphflow_sessions.context import Context
     from graphflow_sessions.models import Session
     from graphflow_sessions.rest_framework.pagination import SessionCursorPagination
-    from graphflow_sessions.storage import DatabaseSessionStorage
-
-    from .loader import load_sessions
 
     _setup_urls()
-    call_command("migrate", verbosity=0)
-    if args.reload:
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE sessions")
-    if not Session.objects.exists():
-        started = time.perf_counter()
-        load_sessions("default", args.n, args.context_bytes)
+
+    def long_context() -> Context:
         context = Context(max_messages=None)
         for index in range(10_000):
             context.add_message("User" if index % 2 == 0 else "Assistant", f"message {index}")
-        DatabaseSessionStorage().save(
-            Session(graph_id="claims", current_task_id="ask", context=context)
-        )
-        print(f"loaded {args.n:,} sessions in {time.perf_counter() - started:.1f}s", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE sessions")
-        cursor.execute(
-            "SELECT reltuples::bigint, pg_size_pretty(pg_total_relation_size('sessions')) "
-            "FROM pg_class WHERE oid = 'sessions'::regclass"
-        )
-        rows, table_size = cursor.fetchone()
-    long_id = (
-        Session.objects.filter(graph_id="claims", current_task_id="ask")
-        .order_by("-updated_at")
-        .values_list("pk", flat=True)[0]
-    )
+        return context
+
+    table = prepare_table(args.n, args.context_bytes, reload=args.reload, long_context=long_context)
+    rows, table_size, long_id = table.rows, table.size, table.long_session_id
     middle = Session.objects.order_by("-updated_at", "-id").values("updated_at", "id")[rows // 2]
     deep_cursor = SessionCursorPagination()._encode((middle["updated_at"], middle["id"], False))
     some = middle["id"]

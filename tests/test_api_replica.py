@@ -11,39 +11,26 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.db import connections
 from django.test import override_settings
 
 from graphflow_sessions.models import Session
 
 from .api_support import APIClient, detail
-from .infra.databases import database_alias, postgres
-from .infra.replica import ReplicaPair, streaming_replica
+from .infra.replica import ReplicaPair, routed_replica, routed_settings
 
 pytestmark = pytest.mark.postgres
 
 PRIMARY, REPLICA = "gfs_api_primary", "gfs_api_replica"
-SETTINGS = {
-    "GRAPHFLOW_SESSIONS": {"DATABASE": PRIMARY, "REPLICA_DATABASE": REPLICA},
-    "DATABASE_ROUTERS": ["graphflow_sessions.routers.SessionsRouter"],
-}
+SETTINGS = routed_settings(PRIMARY, REPLICA)
 
 
 @pytest.fixture(scope="module")
 def pair(django_db_blocker: Any) -> Iterator[ReplicaPair]:
     with (
-        streaming_replica(primary_port=55472, replica_port=55473) as pair,
         django_db_blocker.unblock(),
-        database_alias(PRIMARY, **postgres(pair.primary_port, "postgres")),
-        database_alias(REPLICA, **postgres(pair.replica_port, "postgres")),
-        override_settings(**SETTINGS),
+        routed_replica(PRIMARY, REPLICA, primary_port=55472, replica_port=55473) as pair,
     ):
-        call_command("migrate", database=PRIMARY, verbosity=0)
-        pair.wait_for_replay()
         yield pair
-        connections[PRIMARY].close()
-        connections[REPLICA].close()
 
 
 @pytest.fixture

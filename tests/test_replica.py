@@ -27,32 +27,18 @@ from graphflow_sessions.routers import list_database, sessions_database
 from graphflow_sessions.storage import DatabaseSessionStorage
 from graphflow_sessions.transfer import iter_export_lines
 
-from .infra.databases import database_alias, postgres
-from .infra.replica import ReplicaPair, streaming_replica
+from .infra.replica import ReplicaPair, routed_replica, routed_settings
 
 pytestmark = pytest.mark.postgres
 
 PRIMARY, REPLICA = "gfs_primary", "gfs_replica"
-SETTINGS = {
-    "GRAPHFLOW_SESSIONS": {"DATABASE": PRIMARY, "REPLICA_DATABASE": REPLICA},
-    "DATABASE_ROUTERS": ["graphflow_sessions.routers.SessionsRouter"],
-}
+SETTINGS = routed_settings(PRIMARY, REPLICA)
 
 
 @pytest.fixture(scope="module")
 def pair(django_db_blocker: Any) -> Iterator[ReplicaPair]:
-    with (
-        streaming_replica() as pair,
-        django_db_blocker.unblock(),
-        database_alias(PRIMARY, **postgres(pair.primary_port, "postgres")),
-        database_alias(REPLICA, **postgres(pair.replica_port, "postgres")),
-        override_settings(**SETTINGS),
-    ):
-        call_command("migrate", database=PRIMARY, verbosity=0)
-        pair.wait_for_replay()
+    with django_db_blocker.unblock(), routed_replica(PRIMARY, REPLICA) as pair:
         yield pair
-        connections[PRIMARY].close()
-        connections[REPLICA].close()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .processes import POSTGRES_BIN, free_port, query, run, scratch_directory, wait_for
 
@@ -123,3 +124,37 @@ def streaming_replica(
         finally:
             _stop(replica)
             _stop(primary)
+
+
+def routed_settings(primary: str, replica: str) -> dict[str, Any]:
+    """Settings that put sessions on ``primary`` and list-style reads on ``replica``."""
+    return {
+        "GRAPHFLOW_SESSIONS": {"DATABASE": primary, "REPLICA_DATABASE": replica},
+        "DATABASE_ROUTERS": ["graphflow_sessions.routers.SessionsRouter"],
+    }
+
+
+@contextlib.contextmanager
+def routed_replica(primary: str, replica: str, **ports: int) -> Iterator[ReplicaPair]:
+    """A streaming replica with the aliases ``primary`` and ``replica`` on its two servers,
+    routed by :func:`routed_settings`, the sessions schema migrated and replayed.
+
+    Open it where database access is allowed (``django_db_blocker.unblock()``).
+    """
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import override_settings
+
+    from .databases import database_alias, postgres
+
+    with (
+        streaming_replica(**ports) as pair,
+        database_alias(primary, **postgres(pair.primary_port, "postgres")),
+        database_alias(replica, **postgres(pair.replica_port, "postgres")),
+        override_settings(**routed_settings(primary, replica)),
+    ):
+        call_command("migrate", database=primary, verbosity=0)
+        pair.wait_for_replay()
+        yield pair
+        connections[primary].close()
+        connections[replica].close()

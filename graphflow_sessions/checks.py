@@ -58,6 +58,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="graphflow_sessions.E002",
             )
         )
+    prepared = app_settings.PREPARED_STATEMENTS
+    if prepared is not True and prepared is not False and prepared != "auto":
+        messages.append(
+            Error(
+                'GRAPHFLOW_SESSIONS["PREPARED_STATEMENTS"] must be "auto", True or False, '
+                f"got {prepared!r}.",
+                hint='"auto" (the default) prepares the storage\'s statements on connections that '
+                "go straight to PostgreSQL; True also behind a pooler that supports prepared "
+                "statements (PgBouncer 1.21+ with max_prepared_statements); False never.",
+                id="graphflow_sessions.E004",
+            )
+        )
     alias = app_settings.DATABASE
     if alias in settings.DATABASES:
         vendor = connections[alias].vendor

@@ -27,6 +27,7 @@ from django.db.models import Field
 from django.utils import timezone
 from django.utils.connection import ConnectionDoesNotExist
 
+from . import prepared
 from .conf import app_settings
 from .context import Context
 from .exceptions import (
@@ -101,8 +102,14 @@ class _Fields:
     graph_id: str
     current_task_id: str
     status_message: str | None
-    context_json: str  # for a jsonb parameter, possibly with non-ASCII written as \u escapes
-    context_utf8: bytes  # the same JSON, as PostgreSQL receives it
+    context_text: str | None  # the JSON as text, when the encoder made it
+    context_utf8: bytes  # the JSON as PostgreSQL receives it (for jsonb, maybe \u escapes)
+
+    @property
+    def context_json(self) -> str:
+        if self.context_text is not None:
+            return self.context_text
+        return self.context_utf8.decode("utf-8")
 
 
 def _is_utf8(text: str) -> bool:
@@ -141,7 +148,7 @@ def _prepare(session: Session, *, jsonb: bool = False) -> _Fields:
             )
     context = session.context  # a dict assigned by the caller is validated here
     encode = encode_jsonb if jsonb else encode_json_utf8
-    context_json, context_utf8 = encode(
+    context_text, context_utf8 = encode(
         context.to_dict(), max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
     )
     return _Fields(
@@ -149,7 +156,7 @@ def _prepare(session: Session, *, jsonb: bool = False) -> _Fields:
         session.graph_id,
         session.current_task_id,
         session.status_message,
-        context_json,
+        context_text,
         context_utf8,
     )
 
@@ -171,6 +178,10 @@ class _Statements:
             "NOW()" if self.vendor == "postgresql" else "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
         )
         json_param = "%s::jsonb" if self.vendor == "postgresql" else "%s"
+        # psycopg 3 on PostgreSQL: every statement also reports its backend's pid, which
+        # tells whether the connection is direct and so may prepare (see prepared.py).
+        self.direct = self.vendor == "postgresql" and _is_psycopg3()
+        pid = ", pg_backend_pid()" if self.direct else ""
         version = f"{table}.{quote('version')}"
         # One statement: graph-flow's upsert, plus graph-flow 0.6's version bookkeeping, and
         # RETURNING so the caller's object learns its timestamps in the same round trip.
@@ -182,12 +193,15 @@ class _Statements:
             "status_message = EXCLUDED.status_message, context = EXCLUDED.context, "
             f"updated_at = {now}, version = {version} + 1"
         )
-        self.returning = " RETURNING version, created_at, updated_at"
+        self.returning = f" RETURNING version, created_at, updated_at{pid}"
         self.upsert_if_version = self.upsert + f" WHERE {version} = %s" + self.returning
         self.upsert += self.returning
-        self.select = f"SELECT {columns} FROM {table} WHERE id = %s"
+        self.select = f"SELECT {columns}{pid} FROM {table} WHERE id = %s"
         self.select_version = f"SELECT version FROM {table} WHERE id = %s"
         self.delete = f"DELETE FROM {table} WHERE id = %s"
+        if pid:
+            self.delete += " RETURNING pg_backend_pid()"
+        self.reports_pid = bool(pid)
         fields = Session._meta.concrete_fields
         self.row_converters = [_converters(field, connection) for field in fields]
         by_name = {field.attname: field for field in fields}
@@ -196,7 +210,6 @@ class _Statements:
             for name in ("version", "created_at", "updated_at")
         ]
         self.pk_field = Session._meta.pk
-        self.direct = self.vendor == "postgresql" and _is_psycopg3()
         if self.direct:
             import psycopg
             from psycopg.types.json import Jsonb
@@ -245,34 +258,41 @@ def _utf8_database(connection: Any) -> bool:
 
 
 def _run(
-    connection: Any,
-    sql: _Statements,
-    statement: str,
-    params: list[Any],
-    *,
-    direct: bool,
-    fetch: bool = True,
-) -> Any:
-    """Run one statement; return its first row (``fetch``), else its row count.
+    connection: Any, sql: _Statements, statement: str, params: list[Any], *, direct: bool
+) -> tuple[Any, int]:
+    """Run one statement; return its first row (None if it has none) and its row count.
 
     ``direct`` (psycopg 3, nobody watching queries): the statement runs on a server-binding
     cursor of Django's own connection, so parameters (a megabyte-sized context among them)
     travel as bound values instead of being quoted into the SQL text by Django's
-    client-side-binding cursor and parsed back by the server. The rest of what Django's
-    cursor does is kept: the thread-sharing and broken-transaction checks, autocommit or the
-    caller's atomic block (it is the same connection), and driver errors translated to
-    django.db errors. Statements are prepared only as the connection's ``prepare_threshold``
-    says (Django's default: never), so connection poolers work as they do with Django.
+    client-side-binding cursor and parsed back by the server, and it may be prepared (see
+    prepared.py). The rest of what Django's cursor does is kept: the thread-sharing and
+    broken-transaction checks, autocommit or the caller's atomic block (it is the same
+    connection), and driver errors translated to django.db errors.
+
+    A row's last value is the backend pid when ``sql.reports_pid``; it is recorded here.
     """
     if direct:
         connection.validate_thread_sharing()
         connection.validate_no_broken_transaction()
-        with connection.wrap_database_errors, sql.server_cursor(connection.connection) as cursor:
+        pgconn = connection.connection
+        prepare, pipeline = prepared.plan(pgconn, statement)
+        with connection.wrap_database_errors, sql.server_cursor(pgconn) as cursor:
+            if pipeline:  # the first prepared run: Parse, Bind, Execute and Sync together
+                with pgconn.pipeline():
+                    cursor.execute(statement, params, prepare=True)
+            else:
+                cursor.execute(statement, params, prepare=prepare)
+            row, count = cursor.fetchone(), cursor.rowcount
+    else:
+        with connection.cursor() as cursor:
             cursor.execute(statement, params)
-            return cursor.fetchone() if fetch else cursor.rowcount
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchone() if fetch else cursor.rowcount
+            row = cursor.fetchone() if cursor.description else None
+            count = cursor.rowcount
+        pgconn, prepare = connection.connection, False
+    if sql.reports_pid:
+        prepared.ran(pgconn, statement, prepared=prepare, backend_pid=row[-1] if row else None)
+    return row, count
 
 
 def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
@@ -295,12 +315,12 @@ def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
 def _convert(
     row: Sequence[Any], converters: list[list[Callable[..., Any]]], connection: Any
 ) -> list[Any]:
-    values = list(row)
-    for index, chain in enumerate(converters):
-        value = values[index]
+    values = []
+    # strict=False: a trailing backend pid (see _Statements) has no converter.
+    for value, chain in zip(row, converters, strict=False):
         for converter in chain:
             value = converter(value, None, connection)
-        values[index] = value
+        values.append(value)
     return values
 
 
@@ -413,7 +433,7 @@ class DatabaseSessionStorage(SessionStorage):
             statement = sql.upsert_if_version
             params.append(expected_version)
         try:
-            row = _run(connection, sql, statement, params, direct=direct)
+            row, _ = _run(connection, sql, statement, params, direct=direct)
         except DatabaseError as exc:
             raise _failure(SaveError, "save", fields.id, exc, connection) from exc
         if row is None:
@@ -502,7 +522,7 @@ class DatabaseSessionStorage(SessionStorage):
         connection, sql = self._connection(sid, "fetch")
         params = [sql.pk_field.get_db_prep_value(sid, connection)]
         try:
-            row = _run(connection, sql, sql.select, params, direct=_direct(connection, sql))
+            row, _ = _run(connection, sql, sql.select, params, direct=_direct(connection, sql))
         except DatabaseError as exc:
             raise _failure(RetrieveError, "fetch", sid, exc, connection) from exc
         if row is None:
@@ -525,8 +545,8 @@ class DatabaseSessionStorage(SessionStorage):
         connection, sql = self._connection(sid, "delete")
         params = [sql.pk_field.get_db_prep_value(sid, connection)]
         try:
-            direct = _direct(connection, sql)
-            deleted = _run(connection, sql, sql.delete, params, direct=direct, fetch=False) > 0
+            _, count = _run(connection, sql, sql.delete, params, direct=_direct(connection, sql))
+            deleted = count > 0
         except DatabaseError as exc:
             raise _failure(DeleteError, "delete", sid, exc, connection) from exc
         if deleted:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db  # Django's own model checks ask SQLite about
 
 # The settings checks under test (other checks of the app have their own tests).
 SETTINGS_CHECKS = {
-    f"graphflow_sessions.{code}" for code in ("E001", "E002", "E003", "W001", "W002")
+    f"graphflow_sessions.{code}" for code in ("E001", "E002", "E003", "E004", "W001", "W002")
 }
 
 
@@ -83,6 +83,21 @@ def test_e002_max_context_bytes_must_be_a_positive_int(limit):
 @override_settings(GRAPHFLOW_SESSIONS={"MAX_CONTEXT_BYTES": 1024})
 def test_a_positive_max_context_bytes_passes():
     assert "graphflow_sessions.E002" not in our_messages()
+
+
+@pytest.mark.parametrize("value", ["yes", "AUTO", 1, 0, None])
+def test_e004_prepared_statements_must_be_auto_true_or_false(value):
+    with override_settings(GRAPHFLOW_SESSIONS={"PREPARED_STATEMENTS": value}):
+        error = our_messages()["graphflow_sessions.E004"]
+    assert error.level == checks.ERROR
+    assert repr(value) in error.msg
+    assert "PgBouncer" in error.hint
+
+
+@pytest.mark.parametrize("value", ["auto", True, False])
+def test_auto_true_and_false_are_valid_prepared_statements(value):
+    with override_settings(GRAPHFLOW_SESSIONS={"PREPARED_STATEMENTS": value}):
+        assert "graphflow_sessions.E004" not in our_messages()
 
 
 @pytest.mark.parametrize("value", [["DATABASE", "default"], "default", 1])

@@ -4,7 +4,8 @@ Django settings for an alias behind PgBouncer in transaction mode:
 ``DISABLE_SERVER_SIDE_CURSORS = True`` (a cursor cannot outlive the transaction that owns
 its server connection) and ``OPTIONS = {"prepare_threshold": None}`` (psycopg 3 prepares a
 statement on one server connection after five runs; the next transaction may get another
-server connection, where it does not exist; PgBouncer before 1.21 cannot track them).
+server connection, where it does not exist; PgBouncer before 1.21 cannot track them). The
+storage's own statements need nothing: it prepares them only on direct connections.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from graphflow_sessions import prepared
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import SessionConflict
 from graphflow_sessions.models import Session
@@ -106,6 +108,11 @@ def test_save_get_and_delete_work_through_pgbouncer_in_transaction_mode(
         timeout=10,
     )
     assert pool_stats(bouncer_port)["pool_mode"] == "transaction"
+    # PgBouncer announces a backend of its own making: the connection is not direct, so the
+    # storage prepared nothing (PREPARED_STATEMENTS "auto", the default).
+    pgconn = connections[BOUNCER].connection
+    assert prepared.is_direct(pgconn) is False
+    assert pgconn.prepare_threshold is None
     # What went through PgBouncer is what the direct connection sees.
     assert set(Session.objects.values_list("id", flat=True)) == set(ids[6:])
 

@@ -159,14 +159,12 @@ class SerializableMessage:
     (nanosecond precision) is written back byte for byte.
     """
 
-    __slots__ = ("_timestamp", "_timestamp_text", "content", "role")
+    __slots__ = ("_content", "_timestamp", "_timestamp_text", "role")
 
     def __init__(
         self, role: MessageRole | str, content: str, timestamp: datetime | str | None = None
     ) -> None:
         self.role = role if isinstance(role, MessageRole) else MessageRole(role)
-        if not isinstance(content, str):
-            raise TypeError(f"message content must be str, got {type(content).__name__}")
         self.content = content
         self._timestamp: datetime | None
         self._timestamp_text: str | None
@@ -183,7 +181,7 @@ class SerializableMessage:
     def _trusted(cls, role: MessageRole, content: str, timestamp_text: str) -> SerializableMessage:
         # Built from already validated JSON: skips the checks in __init__ (hot path of get).
         message = cls.__new__(cls)
-        message.role, message.content = role, content
+        message.role, message._content = role, content
         message._timestamp, message._timestamp_text = None, timestamp_text
         return message
 
@@ -197,10 +195,21 @@ class SerializableMessage:
         append = messages.append
         for role, content, timestamp_text in zip(roles, contents, timestamp_texts, strict=True):
             message = new(cls)
-            message.role, message.content = role, content
+            message.role, message._content = role, content
             message._timestamp, message._timestamp_text = None, timestamp_text
             append(message)
         return messages
+
+    @property
+    def content(self) -> str:
+        return self._content
+
+    @content.setter
+    def content(self, content: str) -> None:
+        # Always a str, however it is set: the storage's fast encoder relies on it.
+        if not isinstance(content, str):
+            raise TypeError(f"message content must be str, got {type(content).__name__}")
+        self._content = content
 
     @property
     def timestamp(self) -> datetime:
@@ -307,7 +316,7 @@ class ChatHistory:
             "messages": [
                 {
                     "role": message.role._value_,
-                    "content": message.content,
+                    "content": message._content,
                     "timestamp": message._timestamp_text,
                 }
                 for message in self.messages

@@ -634,3 +634,14 @@ def test_json_nested_past_the_parser_limit_is_a_contract_error_not_a_recursion_e
     deep = '{"data": {"x": ' + nested + '}, "chat_history": {"messages": []}}'
     with pytest.raises(ContextDeserializationError, match="nested too deeply"):
         Context.from_json(deep)
+
+
+def test_a_message_content_stays_a_str_however_it_is_set() -> None:
+    ctx = Context()
+    ctx.add_user_message("hello")
+    message = ctx.get_all_messages()[0]
+    message.content = "edited"
+    assert ctx.to_dict()["chat_history"]["messages"][0]["content"] == "edited"
+    with pytest.raises(TypeError, match="message content must be str, got float"):
+        message.content = float("nan")  # type: ignore[assignment]
+    assert message.content == "edited"

@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from graphflow_sessions import serialization
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import ContextSerializationError, ContextTooLarge
 from graphflow_sessions.models import Session
@@ -44,6 +45,38 @@ VALUES = [
 ]
 
 
+# Message texts: the chat history is written by orjson when it is installed.
+TEXTS = [
+    pytest.param("plain ascii", id="ascii"),
+    pytest.param("€ “quotes” — 日本語 déjà", id="beyond-ascii"),
+    pytest.param("emoji 😀 and a flag 🇫🇷", id="astral-characters"),
+    pytest.param("spelled out: \\u0000 and \\ud800", id="escape-look-alikes"),
+    pytest.param('{"a":null, "b": NaN}', id="json-with-null-inside-the-text"),
+    pytest.param("nul \x00 inside", id="nul"),
+    pytest.param("lone \ud800 high surrogate", id="lone-high-surrogate"),
+    pytest.param("\ud83d\ude00", id="a-surrogate-pair-as-two-code-points"),
+    pytest.param("€" * 300, id="escaped-over-the-limit-utf8-within"),
+    pytest.param("x" * 1100, id="over-the-limit"),
+]
+
+
+@pytest.fixture(params=["orjson", "json-only"])
+def encoders(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "json-only":  # as installed without the postgres extra
+        monkeypatch.setattr(serialization, "_orjson", None)
+    else:
+        assert serialization._orjson is not None  # the postgres extra installs it
+    return str(request.param)
+
+
+def contract(data: Any, text: str, max_messages: int | None = 1000) -> dict[str, Any]:
+    message = {"role": "User", "content": text, "timestamp": "2026-01-01T00:00:00Z"}
+    return {
+        "data": data,
+        "chat_history": {"messages": [message, dict(message)], "max_messages": max_messages},
+    }
+
+
 def outcome(encode: Any, value: Any) -> tuple[Any, Any]:
     try:
         _text, data = encode(value, max_bytes=LIMIT, session_id="s-1")
@@ -57,11 +90,39 @@ def test_the_jsonb_form_accepts_and_refuses_exactly_what_the_utf8_form_does(valu
     assert outcome(encode_jsonb, value) == outcome(encode_json_utf8, value)
 
 
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("max_messages", [1000, None])
+def test_a_context_in_the_jsonb_form_is_what_the_utf8_form_gives(
+    encoders: str, text: str, max_messages: int | None
+) -> None:
+    value = contract({"k": "v"}, text, max_messages)
+    assert outcome(encode_jsonb, value) == outcome(encode_json_utf8, value)
+
+
+@pytest.mark.parametrize("data", VALUES)
+def test_context_data_in_the_jsonb_form_is_what_the_utf8_form_gives(
+    encoders: str, data: Any
+) -> None:
+    value = contract(data, "hello")
+    assert outcome(encode_jsonb, value) == outcome(encode_json_utf8, value)
+
+
 def test_the_jsonb_form_of_text_beyond_ascii_is_ascii() -> None:
     text, data = encode_jsonb({"text": "€ “quotes”"})
     assert data.isascii()
-    assert text == data.decode()
+    assert text is None
     assert json.loads(data) == {"text": "€ “quotes”"}
+
+
+def test_with_orjson_the_chat_history_is_written_by_orjson() -> None:
+    assert serialization._orjson is not None  # the postgres extra installs it
+    text, data = encode_jsonb(contract({"k": "€"}, "€ long text " * 10_000))
+    # Not the careful path (which returns text too), and the history is UTF-8, not json's
+    # \\u20ac escapes; the data still went through json's ASCII form.
+    assert text is None
+    assert data.count("€".encode()) == 20_000
+    assert b'"data":{"k":"\\u20ac"}' in data
+    assert json.loads(data) == contract({"k": "€"}, "€ long text " * 10_000)
 
 
 def new_session(text: str) -> Session:

@@ -144,7 +144,7 @@ def recreate_schemas(url: str, schemas: tuple[str, ...], *, drop_only: bool = Fa
                 conn.execute(f"COMMENT ON SCHEMA \"{schema}\" IS '{_MARK}'")
 
 
-def configure_django(url: str) -> None:
+def configure_django(url: str, prepared_statements: str | bool = "auto") -> None:
     import dj_database_url
     import django
     from django.conf import settings
@@ -159,13 +159,10 @@ def configure_django(url: str) -> None:
         TIME_ZONE="UTC",
         SECRET_KEY="benchmark-only",
         INSTALLED_APPS=["graphflow_sessions"],
-        # "prepared": the same database with psycopg's own default prepare_threshold (5),
-        # which the raw baseline runs with; Django's default (None) never prepares, which
-        # keeps transaction-mode PgBouncer (before 1.21) working.
-        DATABASES={
-            "default": database,
-            "prepared": {**database, "OPTIONS": {**options, "prepare_threshold": 5}},
-        },
+        # Django's default connection options (prepare_threshold None): the storage prepares
+        # its own statements as PREPARED_STATEMENTS says ("auto": on direct connections).
+        DATABASES={"default": database},
+        GRAPHFLOW_SESSIONS={"PREPARED_STATEMENTS": prepared_statements},
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
     )
     django.setup()
@@ -238,15 +235,6 @@ class Ours(Contender):
 
     def loaded(self, result: Any) -> dict[str, Any]:
         return result.context.to_dict()
-
-
-class OursPrepared(Ours):
-    name, title = "ours_prep", "DatabaseSessionStorage, OPTIONS prepare_threshold=5 (as raw)"
-
-    def __init__(self) -> None:
-        from graphflow_sessions.storage import DatabaseSessionStorage
-
-        self.storage = DatabaseSessionStorage(using="prepared")
 
 
 class RawPsycopg(Contender):
@@ -441,6 +429,9 @@ def summarize(values: list[int], cpu: list[int]) -> dict[str, float]:
 def machine_facts(url: str) -> dict[str, Any]:
     import django
 
+    from graphflow_sessions import serialization
+    from graphflow_sessions.conf import app_settings
+
     facts: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -450,6 +441,8 @@ def machine_facts(url: str) -> dict[str, Any]:
         "psycopg": psycopg.__version__,
         "libpq": psycopg.pq.version(),
         "psycopg_impl": psycopg.pq.__impl__,
+        "prepared_statements": app_settings.PREPARED_STATEMENTS,
+        "orjson": getattr(serialization._orjson, "__version__", None),
     }
     try:
         from importlib.metadata import version
@@ -475,7 +468,8 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"{machine['cpus']} CPUs, load {machine['load_average']}, "
         f"{machine['server'].split(' on ')[0]}, Python {machine['python']}, "
         f"Django {machine['django']}, psycopg {machine['psycopg']} ({machine['psycopg_impl']}), "
-        f"langgraph-checkpoint-postgres {machine.get('langgraph_checkpoint_postgres')}; "
+        f"langgraph-checkpoint-postgres {machine.get('langgraph_checkpoint_postgres')}, "
+        f"orjson {machine.get('orjson')}; PREPARED_STATEMENTS {machine['prepared_statements']!r}; "
         f"context column: {machine.get('context_compression')}, "
         f"seed table: {machine.get('seed_compression')}"
     )
@@ -515,7 +509,7 @@ def target_lines(results: dict[str, Any]) -> list[str]:
         block = results["sizes"].get(label)
         return block["contenders"][name][op]["median_ms"] if block else None
 
-    for name in ("ours", "ours_prep"):
+    for name in ("ours",):
         for label, limit in (("1 KB", 1.3), ("1 MB", 1.1)):
             for op in ("save", "get"):
                 ours, raw = median(label, name, op), median(label, "raw", op)
@@ -581,6 +575,13 @@ def main(argv: list[str] | None = None) -> int:
         "--no-langgraph", action="store_true", help="leave out langgraph's PostgresSaver"
     )
     parser.add_argument(
+        "--prepared-statements",
+        choices=["auto", "true", "false"],
+        default="auto",
+        help='GRAPHFLOW_SESSIONS["PREPARED_STATEMENTS"] for ours (default auto; false is what '
+        "a connection through a transaction-mode pooler gets)",
+    )
+    parser.add_argument(
         "--keep-schemas", action="store_true", help="keep the benchmark's schemas afterwards"
     )
     args = parser.parse_args(argv)
@@ -594,8 +595,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     with benchmark_schemas(url, args.keep_schemas):
-        configure_django(url)
-        contenders: list[Contender] = [Ours(), OursPrepared(), RawPsycopg(url), SeedTable(url)]
+        prepared = {"auto": "auto", "true": True, "false": False}[args.prepared_statements]
+        configure_django(url, prepared)
+        contenders: list[Contender] = [Ours(), RawPsycopg(url), SeedTable(url)]
         if not args.no_langgraph:
             contenders.append(LangGraph(url))
         results: dict[str, Any] = {"machine": machine_facts(url), "sizes": {}}

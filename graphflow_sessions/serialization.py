@@ -13,17 +13,21 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
 
-try:  # optional, installed with the "postgres" extra: see encode_jsonb
+try:  # optional, installed with the "postgres" extra: see encode_context_jsonb
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised by tests that hide it
     _orjson = None  # type: ignore[assignment]
 
+if TYPE_CHECKING:
+    from .context import Context
+
 __all__ = [
     "decode_json",
+    "encode_context_jsonb",
     "encode_json",
     "encode_json_utf8",
     "encode_jsonb",
@@ -38,9 +42,8 @@ _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allo
 # In that form, the escapes of a NUL or of any surrogate (the encoder writes lower-case hex);
 # one search for both is faster than two substring tests.
 _NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])")
-_ORJSON_STRICTER = (
-    (_orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS) if _orjson else 0
-)
+# A NUL in orjson's output (a compiled search is twice as fast as ``in`` on bytes).
+_NUL_ESCAPE_BYTES = re.compile(rb"\\u0000")
 
 
 def encode_json(
@@ -84,44 +87,69 @@ def encode_jsonb(
     value: Any, *, max_bytes: int | None = None, session_id: Any = None, what: str = "context"
 ) -> tuple[str | None, bytes]:
     """``encode_json_utf8`` for a PostgreSQL jsonb parameter: the same checks, errors and
-    stored value, written faster. The text is None when only bytes were made.
+    stored value, usually written with non-ASCII characters as ``\\u`` escapes. The text is
+    None when only bytes were made.
 
-    jsonb keeps characters and numbers, not their spelling, so PostgreSQL stores exactly what
-    the UTF-8 form would give. Two faster spellings are used:
-
-    * with orjson installed (the ``postgres`` extra), a contract-shaped context's chat history,
-      strings by the Context's construction and most of a large context, is written by
-      orjson, about 20 times faster than json at a megabyte; the rest by json as below;
-    * non-ASCII characters as ``\\u`` escapes: Python writes that form about twice as fast
-      once the text holds characters beyond Latin-1 (curly quotes, dashes, CJK), and it needs
-      no UTF-8 encoding pass.
-
-    Neither form is shorter than the UTF-8 one, so within the limit they prove the UTF-8 form
-    is too. Whenever they could differ in outcome (near the limit, a NUL, any surrogate:
-    lone, or half of an emoji's pair, a null orjson may have written for NaN) or an encoder
-    fails, encode_json_utf8 decides, with its own errors.
+    jsonb keeps characters, not their spelling, so PostgreSQL stores exactly what the UTF-8
+    form would give. Python writes the escaped form about twice as fast once the text holds
+    characters beyond Latin-1 (curly quotes, dashes, the euro sign, CJK), and it needs no UTF-8
+    encoding pass. The escaped form is never shorter than the UTF-8 one, so within the limit
+    it proves the UTF-8 form is too. Whenever that form could differ in outcome (near the
+    limit, an escaped NUL, any escaped surrogate: lone, or half of an emoji's pair) or the
+    encoder fails, encode_json_utf8 decides, with its own errors.
     """
-    data = _fast_jsonb(value)
+    data = _ascii_json(value)
     if data is None or (max_bytes is not None and len(data) > max_bytes):
         return encode_json_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
     return None, data
 
 
-def _fast_jsonb(value: Any) -> bytes | None:
-    if _orjson is None or type(value) is not dict or "chat_history" not in value:
-        return _ascii_json(value)
-    parts = []
-    for key, item in value.items():
-        if type(key) is not str:
-            return None
-        encoded = _orjson_history(item) if key == "chat_history" else _ascii_json(item)
-        if encoded is None:
-            return None
-        parts.append(_ASCII_ENCODER.encode(key).encode("ascii") + b":" + encoded)
-    return b"{" + b",".join(parts) + b"}"
+def encode_context_jsonb(
+    context: Context, *, max_bytes: int | None = None, session_id: Any = None
+) -> tuple[str | None, bytes]:
+    """``encode_jsonb`` of ``context.to_dict()``, faster with orjson installed (the
+    ``postgres`` extra): the messages, most of a large context, are written by orjson, about
+    20 times faster than json at a megabyte. They hold strings only, by SerializableMessage's
+    construction, so orjson and json accept and refuse the same (orjson fails on a lone
+    surrogate; an escaped NUL is looked for); anything in doubt goes the way of encode_jsonb.
+    """
+    value = context.to_dict()
+    if _orjson is not None:
+        data = _context_bytes(value)
+        if data is not None and (max_bytes is None or len(data) <= max_bytes):
+            return None, data
+    return encode_jsonb(value, max_bytes=max_bytes, session_id=session_id)
+
+
+def _context_bytes(value: dict[str, Any]) -> bytes | None:
+    # The shape of Context.to_dict(): {"data": {...}, "chat_history": {"messages": [...],
+    # "max_messages": n}}; jsonb keeps no key order, so only the values matter.
+    assert _orjson is not None
+    history = value["chat_history"]
+    try:
+        messages: bytes = _orjson.dumps(history["messages"])
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate
+        return None
+    if _NUL_ESCAPE_BYTES.search(messages) is not None:
+        return None
+    data, limit = _ascii_json(value["data"]), _ascii_json(history["max_messages"])
+    if data is None or limit is None:
+        return None
+    return b"".join(
+        (
+            b'{"data":',
+            data,
+            b',"chat_history":{"messages":',
+            messages,
+            b',"max_messages":',
+            limit,
+            b"}}",
+        )
+    )
 
 
 def _ascii_json(value: Any) -> bytes | None:
+    """The escaped form, or None when encode_json_utf8 must decide."""
     try:
         text = _ASCII_ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
@@ -129,24 +157,6 @@ def _ascii_json(value: Any) -> bytes | None:
     if _NUL_OR_SURROGATE_ESCAPE.search(text) is not None:
         return None
     return text.encode("ascii")
-
-
-def _orjson_history(history: Any) -> bytes | None:
-    assert _orjson is not None
-    try:
-        # Datetimes and dataclasses are refused as json refuses them (not written as text).
-        data: bytes = _orjson.dumps(history, option=_ORJSON_STRICTER)
-    except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
-        return None  # a lone surrogate, an int beyond 64 bits, a datetime...
-    if b"\\u0000" in data:
-        return None
-    # orjson writes NaN and Infinity as null, where json refuses them. A history holds one
-    # legitimate null at most (unbounded max_messages); any other, even one inside a
-    # message's text, sends the whole value to the careful path.
-    legit = 1 if type(history) is dict and history.get("max_messages", 0) is None else 0
-    if data.count(b":null") != legit:
-        return None
-    return data
 
 
 def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:

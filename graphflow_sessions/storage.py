@@ -41,7 +41,7 @@ from .exceptions import (
     StorageError,
 )
 from .ids import parse_session_id
-from .serialization import decode_json, encode_json_utf8, encode_jsonb
+from .serialization import decode_json, encode_context_jsonb, encode_json_utf8
 from .signals import session_deleted, session_saved
 
 if TYPE_CHECKING:
@@ -147,10 +147,15 @@ def _prepare(session: Session, *, jsonb: bool = False) -> _Fields:
                 session_id=session_id,
             )
     context = session.context  # a dict assigned by the caller is validated here
-    encode = encode_jsonb if jsonb else encode_json_utf8
-    context_text, context_utf8 = encode(
-        context.to_dict(), max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
-    )
+    limit = app_settings.MAX_CONTEXT_BYTES
+    if jsonb:
+        context_text, context_utf8 = encode_context_jsonb(
+            context, max_bytes=limit, session_id=session_id
+        )
+    else:
+        context_text, context_utf8 = encode_json_utf8(
+            context.to_dict(), max_bytes=limit, session_id=session_id
+        )
     return _Fields(
         session_id,
         session.graph_id,

@@ -20,7 +20,11 @@ from graphflow_sessions import serialization
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import ContextSerializationError, ContextTooLarge
 from graphflow_sessions.models import Session
-from graphflow_sessions.serialization import encode_json_utf8, encode_jsonb
+from graphflow_sessions.serialization import (
+    encode_context_jsonb,
+    encode_json_utf8,
+    encode_jsonb,
+)
 from graphflow_sessions.storage import DatabaseSessionStorage
 
 LIMIT = 1000
@@ -90,21 +94,25 @@ def test_the_jsonb_form_accepts_and_refuses_exactly_what_the_utf8_form_does(valu
     assert outcome(encode_jsonb, value) == outcome(encode_json_utf8, value)
 
 
+def context_outcome(context: Context) -> tuple[Any, Any]:
+    return outcome(lambda _value, **kw: encode_context_jsonb(context, **kw), None)
+
+
 @pytest.mark.parametrize("text", TEXTS)
 @pytest.mark.parametrize("max_messages", [1000, None])
 def test_a_context_in_the_jsonb_form_is_what_the_utf8_form_gives(
     encoders: str, text: str, max_messages: int | None
 ) -> None:
-    value = contract({"k": "v"}, text, max_messages)
-    assert outcome(encode_jsonb, value) == outcome(encode_json_utf8, value)
+    context = Context.from_dict(contract({"k": "v"}, text, max_messages))
+    assert context_outcome(context) == outcome(encode_json_utf8, context.to_dict())
 
 
 @pytest.mark.parametrize("data", VALUES)
 def test_context_data_in_the_jsonb_form_is_what_the_utf8_form_gives(
     encoders: str, data: Any
 ) -> None:
-    value = contract(data, "hello")
-    assert outcome(encode_jsonb, value) == outcome(encode_json_utf8, value)
+    context = Context.from_dict(contract(data, "hello"))
+    assert context_outcome(context) == outcome(encode_json_utf8, context.to_dict())
 
 
 def test_the_jsonb_form_of_text_beyond_ascii_is_ascii() -> None:
@@ -116,13 +124,14 @@ def test_the_jsonb_form_of_text_beyond_ascii_is_ascii() -> None:
 
 def test_with_orjson_the_chat_history_is_written_by_orjson() -> None:
     assert serialization._orjson is not None  # the postgres extra installs it
-    text, data = encode_jsonb(contract({"k": "€"}, "€ long text " * 10_000))
+    value = contract({"k": "€"}, "€ long text " * 10_000)
+    text, data = encode_context_jsonb(Context.from_dict(value))
     # Not the careful path (which returns text too), and the history is UTF-8, not json's
     # \\u20ac escapes; the data still went through json's ASCII form.
     assert text is None
     assert data.count("€".encode()) == 20_000
     assert b'"data":{"k":"\\u20ac"}' in data
-    assert json.loads(data) == contract({"k": "€"}, "€ long text " * 10_000)
+    assert json.loads(data) == value
 
 
 def new_session(text: str) -> Session:

@@ -162,6 +162,8 @@ def _ascii_json(value: Any) -> bytes | None:
 def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
     """Parse JSON as graph-flow's reader does: NaN and Infinity are not JSON."""
     try:
+        if type(text) is str and not text.startswith("\ufeff"):
+            return _DECODER.decode(text)  # json.loads, minus building a decoder per call
         return json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ContextDeserializationError(f"{what}: not valid JSON: {exc}") from exc
@@ -171,6 +173,9 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:

@@ -320,12 +320,14 @@ def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
 def _convert(
     row: Sequence[Any], converters: list[list[Callable[..., Any]]], connection: Any
 ) -> list[Any]:
-    values = []
-    # strict=False: a trailing backend pid (see _Statements) has no converter.
-    for value, chain in zip(row, converters, strict=False):
-        for converter in chain:
-            value = converter(value, None, connection)
-        values.append(value)
+    """The row's values through their converters; a trailing backend pid is left out."""
+    values = list(row[: len(converters)])
+    for index, chain in enumerate(converters):
+        if chain:  # on PostgreSQL only the context's
+            value = values[index]
+            for converter in chain:
+                value = converter(value, None, connection)
+            values[index] = value
     return values
 
 

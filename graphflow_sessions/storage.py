@@ -209,6 +209,7 @@ class _Statements:
         self.reports_pid = bool(pid)
         fields = Session._meta.concrete_fields
         self.row_converters = [_converters(field, connection) for field in fields]
+        self.context_index = [field.name for field in fields].index("context")
         by_name = {field.attname: field for field in fields}
         self.returning_converters = [
             _converters(by_name[name], connection)
@@ -268,8 +269,8 @@ def _run(
     """Run one statement; return its first row (None if it has none) and its row count.
 
     ``direct`` (psycopg 3, nobody watching queries): the statement runs on a server-binding
-    cursor of Django's own connection, so parameters (a megabyte-sized context among them)
-    travel as bound values instead of being quoted into the SQL text by Django's
+    cursor (one, reused) of Django's own connection, so parameters (a megabyte-sized context
+    among them) travel as bound values instead of being quoted into the SQL text by Django's
     client-side-binding cursor and parsed back by the server, and it may be prepared (see
     prepared.py). The rest of what Django's cursor does is kept: the thread-sharing and
     broken-transaction checks, autocommit or the caller's atomic block (it is the same
@@ -282,13 +283,20 @@ def _run(
         connection.validate_no_broken_transaction()
         pgconn = connection.connection
         prepare, pipeline = prepared.plan(pgconn, statement)
-        with connection.wrap_database_errors, sql.server_cursor(pgconn) as cursor:
+        cursor = _server_cursor(pgconn, sql)
+        with connection.wrap_database_errors:
             if pipeline:  # the first prepared run: Parse, Bind, Execute and Sync together
                 with pgconn.pipeline():
                     cursor.execute(statement, params, prepare=True)
             else:
                 cursor.execute(statement, params, prepare=prepare)
             row, count = cursor.fetchone(), cursor.rowcount
+        if (
+            statement is sql.select
+            and row is not None
+            and len(row[sql.context_index]) > KEEP_RESULTS_BELOW
+        ):
+            cursor.close()  # frees the result now; the next call opens a new cursor
     else:
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
@@ -298,6 +306,23 @@ def _run(
     if sql.reports_pid:
         prepared.ran(pgconn, statement, prepared=prepare, backend_pid=row[-1] if row else None)
     return row, count
+
+
+#: Attribute of a psycopg connection holding the storage's reused cursor.
+_CURSOR = "_graphflow_sessions_cursor"
+#: A cursor keeps its last result until its next statement: kept only for small contexts.
+KEEP_RESULTS_BELOW = 64 * 1024
+
+
+def _server_cursor(pgconn: Any, sql: _Statements) -> Any:
+    # One server-binding cursor per psycopg connection, reused: a new cursor per call costs
+    # about 15 us of a 100 us get (its adapters, and the dumpers and loaders it caches, are
+    # built anew). Kept on the connection object, so it goes when the connection goes.
+    cursor = getattr(pgconn, _CURSOR, None)
+    if cursor is None or cursor.closed:
+        cursor = sql.server_cursor(pgconn)
+        setattr(pgconn, _CURSOR, cursor)
+    return cursor
 
 
 def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:

@@ -171,6 +171,48 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
         raise ContextDeserializationError(f"{what}: JSON is nested too deeply to read") from exc
 
 
+def decode_context_json(text: str | bytes) -> Any:
+    """``decode_json`` for a stored context, faster with orjson (the ``postgres`` extra): a
+    megabyte read as bytes parses without first becoming a (2-byte-per-character) str.
+
+    The Context built from it is what json's reading gives. orjson reads integers beyond 64
+    bits as floats, so if the data or ``max_messages`` holds a float that large, json reads
+    the text again (exactly); so it does for whatever orjson refuses (NaN, nesting beyond
+    1,024 levels, a BOM), with decode_json's own errors. Anywhere else in a context a number
+    breaks the contract whatever its type, and the error says "a number" either way.
+    """
+    if _orjson is not None:
+        try:
+            value = _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            return decode_json(text)
+        if type(value) is not dict:
+            return value
+        history = value.get("chat_history")
+        limit = history.get("max_messages") if type(history) is dict else None
+        if type(limit) is not float and not _holds_huge_float(value.get("data")):
+            return value
+    return decode_json(text)
+
+
+def _holds_huge_float(value: Any) -> bool:
+    # A float of 2**63 or more may be an integer orjson could not hold as an int.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and not -_INT64 < item < _INT64:
+            return True
+    return False
+
+
+_INT64 = float(2**63)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 

@@ -14,6 +14,7 @@ if the stored row moved on, SessionConflict is raised and nothing is written.
 from __future__ import annotations
 
 import abc
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -41,7 +42,7 @@ from .exceptions import (
     StorageError,
 )
 from .ids import parse_session_id
-from .serialization import decode_json, encode_context_jsonb, encode_json_utf8
+from .serialization import decode_context_json, decode_json, encode_context_jsonb, encode_json_utf8
 from .signals import session_deleted, session_saved
 
 if TYPE_CHECKING:
@@ -321,8 +322,22 @@ def _server_cursor(pgconn: Any, sql: _Statements) -> Any:
     cursor = getattr(pgconn, _CURSOR, None)
     if cursor is None or cursor.closed:
         cursor = sql.server_cursor(pgconn)
+        # The context as bytes, for decode_context_json: a megabyte of text as a str costs
+        # a decoding pass and 2 MB (characters beyond Latin-1 take two bytes each).
+        cursor.adapters.register_loader("jsonb", _jsonb_as_bytes())
         setattr(pgconn, _CURSOR, cursor)
     return cursor
+
+
+@functools.cache
+def _jsonb_as_bytes() -> type:
+    from psycopg.adapt import Loader
+
+    class JsonbAsBytes(Loader):
+        def load(self, data: Any) -> bytes:
+            return bytes(data)
+
+    return JsonbAsBytes
 
 
 def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
@@ -336,7 +351,7 @@ def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
         converters = [c for c in converters if c != getattr(field, "from_db_value", None)]
         converters.append(
             lambda value, expression, connection: (
-                decode_json(value) if isinstance(value, (str, bytes)) else value
+                decode_context_json(value) if isinstance(value, (str, bytes)) else value
             )
         )
     return converters

@@ -31,9 +31,15 @@ __all__ = [
     "encode_json",
     "encode_json_utf8",
     "encode_jsonb",
+    "find_too_deep",
     "find_unstorable",
     "format_size",
 ]
+
+#: graph-flow reads a context with serde_json, which refuses JSON nested 128 levels deep
+#: (arrays and objects, the context itself being level 1). Deeper contexts are refused on
+#: save, on every database, so that whatever is stored the Rust service can read.
+MAX_NESTING = 127
 
 # serde_json's compact form: no spaces, non-ASCII written as UTF-8.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -58,6 +64,7 @@ def encode_json_utf8(
 ) -> tuple[str, bytes]:
     """``encode_json``, also returning the UTF-8 bytes it measured, so that a caller sending
     bytes (the PostgreSQL save) does not encode a megabyte-sized context a second time."""
+    _refuse_too_deep(value, what, session_id)
     try:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -98,6 +105,7 @@ def encode_jsonb(
     limit, an escaped NUL, any escaped surrogate: lone, or half of an emoji's pair) or the
     encoder fails, encode_json_utf8 decides, with its own errors.
     """
+    _refuse_too_deep(value, what, session_id)
     data = _ascii_json(value)
     if data is None or (max_bytes is not None and len(data) > max_bytes):
         return encode_json_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
@@ -115,6 +123,8 @@ def encode_context_jsonb(
     """
     value = context.to_dict()
     if _orjson is not None:
+        # The messages sit at a fixed depth (4); only the data can nest deeper.
+        _refuse_too_deep(value["data"], "context", session_id, depth=2, path="data")
         data = _context_bytes(value)
         if data is not None and (max_bytes is None or len(data) <= max_bytes):
             return None, data
@@ -218,6 +228,52 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def find_too_deep(value: Any, *, depth: int = 1, path: str = "") -> str | None:
+    """The path of the first array or object nested more than MAX_NESTING levels deep, or
+    None; ``value`` itself is at level ``depth`` and at ``path``."""
+    if not isinstance(value, (dict, list, tuple)):
+        return None
+    # Containers seen: (container, level, index of its parent here, its key there). A path
+    # is spelled out only for the container reported.
+    seen: list[tuple[Any, int, int, Any]] = []
+    stack: list[tuple[Any, int, int, Any]] = [(value, depth, -1, None)]
+    while stack:
+        entry = stack.pop()
+        item, level = entry[0], entry[1]
+        if level > MAX_NESTING:
+            return _path_to(entry, seen, path)
+        index = len(seen)
+        seen.append(entry)
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in children:
+            if isinstance(child, (dict, list, tuple)):
+                stack.append((child, level + 1, index, key))
+    return None
+
+
+def _path_to(entry: tuple[Any, int, int, Any], seen: list[Any], root: str) -> str:
+    parts = []
+    while entry[2] >= 0:
+        parent = seen[entry[2]]
+        parts.append(f"[{entry[3]}]" if not isinstance(parent[0], dict) else f".{entry[3]}")
+        entry = parent
+    path = root + "".join(reversed(parts))
+    return path.lstrip(".") or "(root)"
+
+
+def _refuse_too_deep(
+    value: Any, what: str, session_id: Any, *, depth: int = 1, path: str = ""
+) -> None:
+    where = find_too_deep(value, depth=depth, path=path)
+    if where is not None:
+        problem = (
+            where,
+            f"is nested more than {MAX_NESTING} levels deep, which graph-flow's reader "
+            "(serde_json) refuses",
+        )
+        raise _unstorable_error(value, what, session_id, None, problem)
 
 
 def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:

@@ -209,6 +209,27 @@ def test_a_value_nested_too_deeply_for_the_encoder_is_refused_not_crashing(stora
     assert snapshot(storage, session.id) == before
 
 
+def test_a_context_deeper_than_graph_flow_reads_is_refused_on_every_database(storage):
+    # serde_json, which the Rust service reads with, refuses 128 levels of arrays and objects
+    # (the context itself is level 1, its data level 2).
+    session = stored_session(storage)
+    before = snapshot(storage, session.id)
+    fits: list[Any] = []
+    for _ in range(124):  # 125 lists: levels 3 to 127
+        fits = [fits]
+    session.context.set("deep", fits)
+    storage.save(session)
+    assert storage.get(session.id).context.get("deep") == fits
+    stored = snapshot(storage, session.id)
+
+    session.context.set("deep", {"one": [fits]})  # level 129 at the bottom
+    caught = refused_save(storage, session, ContextSerializationError)
+    assert caught.value.path == "data.deep.one" + "[0]" * 124  # the first at level 128
+    assert "nested more than 127 levels deep" in str(caught.value)
+    assert "serde_json" in str(caught.value)
+    assert snapshot(storage, session.id) == stored != before
+
+
 def test_an_oversized_context_is_refused_with_its_size_and_the_limit(storage):
     session = stored_session(storage)
     before = snapshot(storage, session.id)

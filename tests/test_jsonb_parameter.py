@@ -29,6 +29,14 @@ from graphflow_sessions.storage import DatabaseSessionStorage
 
 LIMIT = 1000
 
+
+def nested(levels: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 VALUES = [
     pytest.param({"text": "plain ascii"}, id="ascii"),
     pytest.param({"text": "déjà vu, naïve façade"}, id="latin-1"),
@@ -46,6 +54,8 @@ VALUES = [
     # Escaped, this is longer than the limit; as UTF-8 it fits, so it must be accepted.
     pytest.param({"text": "€" * 300}, id="escaped-over-the-limit-utf8-within"),
     pytest.param({"text": "€" * 400}, id="over-the-limit-either-way"),
+    pytest.param({"deep": nested(124)}, id="as-deep-as-graph-flow-reads"),
+    pytest.param({"deep": nested(125)}, id="deeper-than-graph-flow-reads"),
 ]
 
 

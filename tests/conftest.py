@@ -6,6 +6,8 @@ never reports them as passing. A PostgreSQL run that cannot reach its server fai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.conf import settings
 
@@ -34,3 +36,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def on_postgres() -> bool:
     return _vendor() == "postgresql"
+
+
+@pytest.fixture(params=["orjson", "json-only"])
+def with_and_without_orjson(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with orjson (the postgres extra installs it) and as without it."""
+    from graphflow_sessions import serialization
+
+    if request.param == "json-only":
+        monkeypatch.setattr(serialization, "_orjson", None)
+    else:
+        assert serialization._orjson is not None
+    return str(request.param)
+
+
+@pytest.fixture
+def fresh_connection() -> Iterator[None]:
+    """A new database connection for the test, closed again after it (transaction=True
+    tests only): what happens on a connection's first statements is then observable."""
+    from django.db import connection
+
+    connection.close()
+    yield
+    connection.close()

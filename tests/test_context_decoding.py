@@ -52,17 +52,8 @@ def result(decode: Any, text: str | bytes) -> tuple[str, str]:
         return "error", str(exc)
 
 
-@pytest.fixture(params=["orjson", "json-only"])
-def decoders(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "json-only":  # as installed without the postgres extra
-        monkeypatch.setattr(serialization, "_orjson", None)
-    else:
-        assert serialization._orjson is not None  # the postgres extra installs it
-    return str(request.param)
-
-
 @pytest.mark.parametrize("text", TEXTS)
-def test_a_context_is_decoded_as_json_decodes_it(decoders: str, text: str) -> None:
+def test_a_context_is_decoded_as_json_decodes_it(with_and_without_orjson: str, text: str) -> None:
     assert result(decode_context_json, text) == result(decode_json, text)
     assert result(decode_context_json, text.encode()) == result(decode_json, text.encode())
 

@@ -74,15 +74,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(params=["orjson", "json-only"])
-def encoders(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "json-only":  # as installed without the postgres extra
-        monkeypatch.setattr(serialization, "_orjson", None)
-    else:
-        assert serialization._orjson is not None  # the postgres extra installs it
-    return str(request.param)
-
-
 def contract(data: Any, text: str, max_messages: int | None = 1000) -> dict[str, Any]:
     message = {"role": "User", "content": text, "timestamp": "2026-01-01T00:00:00Z"}
     return {
@@ -111,7 +102,7 @@ def context_outcome(context: Context) -> tuple[Any, Any]:
 @pytest.mark.parametrize("text", TEXTS)
 @pytest.mark.parametrize("max_messages", [1000, None])
 def test_a_context_in_the_jsonb_form_is_what_the_utf8_form_gives(
-    encoders: str, text: str, max_messages: int | None
+    with_and_without_orjson: str, text: str, max_messages: int | None
 ) -> None:
     context = Context.from_dict(contract({"k": "v"}, text, max_messages))
     assert context_outcome(context) == outcome(encode_json_utf8, context.to_dict())
@@ -119,7 +110,7 @@ def test_a_context_in_the_jsonb_form_is_what_the_utf8_form_gives(
 
 @pytest.mark.parametrize("data", VALUES)
 def test_context_data_in_the_jsonb_form_is_what_the_utf8_form_gives(
-    encoders: str, data: Any
+    with_and_without_orjson: str, data: Any
 ) -> None:
     context = Context.from_dict(contract(data, "hello"))
     assert context_outcome(context) == outcome(encode_json_utf8, context.to_dict())

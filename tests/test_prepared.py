@@ -8,8 +8,6 @@ PgBouncer, nothing is prepared: tests/test_pgbouncer.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import connection, transaction
 
@@ -22,14 +20,8 @@ from tests.roundtrips import count_round_trips
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"]),
+    pytest.mark.usefixtures("fresh_connection"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def new_connection() -> Iterator[None]:
-    connection.close()
-    yield
-    connection.close()
 
 
 def new_session() -> Session:

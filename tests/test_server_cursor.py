@@ -6,8 +6,6 @@ get so that the result (a cursor keeps its last one) is freed at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import connection
 
@@ -19,14 +17,8 @@ from graphflow_sessions.storage import _CURSOR, KEEP_RESULTS_BELOW, DatabaseSess
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"]),
+    pytest.mark.usefixtures("fresh_connection"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def new_connection() -> Iterator[None]:
-    connection.close()
-    yield
-    connection.close()
 
 
 def new_session(text: str = "hello") -> Session:

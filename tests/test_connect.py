@@ -104,6 +104,21 @@ def test_connect_to_an_empty_database_creates_the_schema_and_round_trips_a_sessi
 
 
 @pytest.mark.postgres
+def test_pooled_connections_keep_the_storages_prepared_statements(fresh_database: str) -> None:
+    # connect() hands the connection back to its pool after each operation; the pool keeps
+    # it open, and with it what the storage prepared there (pg_prepared_statements).
+    storage = PostgresSessionStorage.connect(throwaway.url_for(fresh_database), pool_max_size=1)
+    session = new_session()
+    for _ in range(3):
+        storage.save(session)
+        assert storage.get(session.id) is not None
+    with connections[storage.using].cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0].split()[0] for row in cursor.fetchall()]
+    assert sorted(statements) == ["INSERT", "SELECT"]
+
+
+@pytest.mark.postgres
 def test_second_connect_to_the_same_url_reuses_the_alias_and_the_pool(fresh_database: str) -> None:
     first = PostgresSessionStorage.connect(throwaway.url_for(fresh_database))
     first.save(new_session())

@@ -65,6 +65,13 @@ def encode_json_utf8(
     """``encode_json``, also returning the UTF-8 bytes it measured, so that a caller sending
     bytes (the PostgreSQL save) does not encode a megabyte-sized context a second time."""
     _refuse_too_deep(value, what, session_id)
+    return _encode_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
+
+
+def _encode_utf8(
+    value: Any, *, max_bytes: int | None, session_id: Any, what: str
+) -> tuple[str, bytes]:
+    # encode_json_utf8 once the depth is known to be fine (checked once per public call).
     try:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -106,9 +113,15 @@ def encode_jsonb(
     encoder fails, encode_json_utf8 decides, with its own errors.
     """
     _refuse_too_deep(value, what, session_id)
+    return _encode_jsonb(value, max_bytes=max_bytes, session_id=session_id, what=what)
+
+
+def _encode_jsonb(
+    value: Any, *, max_bytes: int | None, session_id: Any, what: str
+) -> tuple[str | None, bytes]:
     data = _ascii_json(value)
     if data is None or (max_bytes is not None and len(data) > max_bytes):
-        return encode_json_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
+        return _encode_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
     return None, data
 
 
@@ -122,13 +135,13 @@ def encode_context_jsonb(
     surrogate; an escaped NUL is looked for); anything in doubt goes the way of encode_jsonb.
     """
     value = context.to_dict()
+    # The messages sit at a fixed depth (level 4); only the data can nest deeper.
+    _refuse_too_deep(value["data"], "context", session_id, depth=2, path="data")
     if _orjson is not None:
-        # The messages sit at a fixed depth (4); only the data can nest deeper.
-        _refuse_too_deep(value["data"], "context", session_id, depth=2, path="data")
         data = _context_bytes(value)
         if data is not None and (max_bytes is None or len(data) <= max_bytes):
             return None, data
-    return encode_jsonb(value, max_bytes=max_bytes, session_id=session_id)
+    return _encode_jsonb(value, max_bytes=max_bytes, session_id=session_id, what="context")
 
 
 def _context_bytes(value: dict[str, Any]) -> bytes | None:

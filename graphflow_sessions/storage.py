@@ -205,9 +205,8 @@ class _Statements:
         self.select = f"SELECT {columns}{pid} FROM {table} WHERE id = %s"
         self.select_version = f"SELECT version FROM {table} WHERE id = %s"
         self.delete = f"DELETE FROM {table} WHERE id = %s"
-        if pid:
+        if self.direct:
             self.delete += " RETURNING pg_backend_pid()"
-        self.reports_pid = bool(pid)
         fields = Session._meta.concrete_fields
         self.row_converters = [_converters(field, connection) for field in fields]
         self.context_index = [field.name for field in fields].index("context")
@@ -277,7 +276,7 @@ def _run(
     broken-transaction checks, autocommit or the caller's atomic block (it is the same
     connection), and driver errors translated to django.db errors.
 
-    A row's last value is the backend pid when ``sql.reports_pid``; it is recorded here.
+    A row's last value is the backend pid when ``sql.direct``; it is recorded here.
     """
     if direct:
         connection.validate_thread_sharing()
@@ -304,7 +303,7 @@ def _run(
             row = cursor.fetchone() if cursor.description else None
             count = cursor.rowcount
         pgconn, prepare = connection.connection, False
-    if sql.reports_pid:
+    if sql.direct:
         prepared.ran(pgconn, statement, prepared=prepare, backend_pid=row[-1] if row else None)
     return row, count
 

@@ -19,14 +19,19 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from typing import Any
 
 import django
 
-from .loader import page_benchmark_arguments, prepare_table, require_postgres_url
+from .pages import (
+    measure_pages,
+    page_benchmark_arguments,
+    prepare_table,
+    require_postgres_url,
+    result_cells,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -68,32 +73,6 @@ def _setup_urls() -> None:
     _naive_site = admin.AdminSite(name="naive")
     _naive_site.register(Session, StockSessionAdmin)
     urlpatterns[:] = [*project_urls, path("naive/", _naive_site.urls)]
-
-
-def _measure(client: Any, url: str, repeat: int) -> dict[str, Any]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    response = client.get(url)  # warm-up (and a check)
-    if response.status_code != 200:
-        raise SystemExit(f"{url}: HTTP {response.status_code}")
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        response = client.get(url)
-        times.append(time.perf_counter() - start)
-    db_times = []
-    for _ in range(max(repeat // 2, 1)):
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        db_times.append(sum(float(q["time"]) for q in queries.captured_queries))
-    return {
-        "url": url,
-        "median_ms": round(statistics.median(times) * 1000, 1),
-        "db_ms": round(statistics.median(db_times) * 1000, 1),
-        "queries": len(queries.captured_queries),
-        "bytes": len(response.content),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,16 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         ("detail (10,000 messages)", f"{long_id}/change/", f"{long_id}/change/"),
         ("detail (10,000 messages, newest page)", f"{long_id}/change/?transcript_page=last", None),
     ]
-    results = []
     with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
-        for name, our_query, naive_query in pages:
-            row: dict[str, Any] = {
-                "page": name,
-                "ours": _measure(client, ours + our_query, args.repeat),
-            }
-            if naive_query is not None and not args.skip_baseline:
-                row["stock"] = _measure(client, naive + naive_query, args.repeat)
-            results.append(row)
+        results = measure_pages(
+            client,
+            pages,
+            ours=ours,
+            baseline=naive,
+            label="page",
+            baseline_key="stock",
+            repeat=args.repeat,
+            skip_baseline=args.skip_baseline,
+        )
 
     print(
         f"\n{rows:,} sessions, contexts ~{args.context_bytes:,} bytes as JSON "
@@ -171,15 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in results:
-        o, s = row["ours"], row.get("stock")
-        stock = (
-            f"{s['median_ms']} | {s['db_ms']} | {s['queries']} | {s['bytes'] // 1024} | "
-            f"{s['median_ms'] / o['median_ms']:.1f}x"
-            if s
-            else "- | - | - | - | -"
-        )
-        ours_cells = f"{o['median_ms']} | {o['db_ms']} | {o['queries']} | {o['bytes'] // 1024}"
-        print(f"| {row['page']} | {ours_cells} | {stock} |")
+        print(f"| {row['page']} | {result_cells(row['ours'], row.get('stock'))} |")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(

@@ -27,7 +27,13 @@ from typing import Any
 
 import django
 
-from .loader import page_benchmark_arguments, prepare_table, require_postgres_url
+from .pages import (
+    measure_pages,
+    page_benchmark_arguments,
+    prepare_table,
+    require_postgres_url,
+    result_cells,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -91,33 +97,6 @@ def _setup_urls() -> None:
     urlpatterns[:] = [*project_urls, path("plain/", include(router.urls))]
 
 
-def _measure(client: Any, url: str, repeat: int) -> dict[str, Any]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    response = client.get(url)  # warm-up (and a check)
-    if response.status_code != 200:
-        raise SystemExit(f"{url}: HTTP {response.status_code} {response.content[:300]!r}")
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        response = client.get(url)
-        times.append(time.perf_counter() - start)
-    db_times = []
-    for _ in range(max(repeat // 2, 1)):
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        db_times.append(sum(float(q["time"]) for q in queries.captured_queries))
-    session_queries = [q for q in queries.captured_queries if "sessions" in q["sql"]]
-    return {
-        "url": url,
-        "median_ms": round(statistics.median(times) * 1000, 1),
-        "db_ms": round(statistics.median(db_times) * 1000, 1),
-        "queries": len(session_queries),
-        "bytes": len(response.content),
-    }
-
-
 def _append(client: Any, url: str, repeat: int) -> dict[str, Any]:
     times = []
     for index in range(repeat):
@@ -177,16 +156,18 @@ def main(argv: list[str] | None = None) -> int:
         ("messages, one page of 10,000", f"{long_id}/messages/?offset=9950&limit=50", None),
         ("data (10,000-message session)", f"{long_id}/data/", None),
     ]
-    results = []
     with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
-        for name, our_query, plain_query in endpoints:
-            row: dict[str, Any] = {
-                "endpoint": name,
-                "ours": _measure(client, ours + our_query, args.repeat),
-            }
-            if plain_query is not None and not args.skip_baseline:
-                row["plain"] = _measure(client, plain + plain_query, args.repeat)
-            results.append(row)
+        results = measure_pages(
+            client,
+            endpoints,
+            ours=ours,
+            baseline=plain,
+            label="endpoint",
+            baseline_key="plain",
+            repeat=args.repeat,
+            skip_baseline=args.skip_baseline,
+            counted=lambda sql: "sessions" in sql,  # not the auth and session lookups
+        )
         appended = _append(client, f"{ours}{some}/messages/", args.repeat)
 
     print(
@@ -199,15 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in results:
-        o, p = row["ours"], row.get("plain")
-        baseline = (
-            f"{p['median_ms']} | {p['db_ms']} | {p['queries']} | {p['bytes'] // 1024} | "
-            f"{p['median_ms'] / o['median_ms']:.1f}x"
-            if p
-            else "- | - | - | - | -"
-        )
-        cells = f"{o['median_ms']} | {o['db_ms']} | {o['queries']} | {o['bytes'] // 1024}"
-        print(f"| {row['endpoint']} | {cells} | {baseline} |")
+        print(f"| {row['endpoint']} | {result_cells(row['ours'], row.get('plain'))} |")
     print(f"\nappend one message (typical session): {appended['median_ms']} ms median")
     if args.json:
         with open(args.json, "w") as handle:

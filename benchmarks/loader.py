@@ -11,14 +11,10 @@ writes them over time.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import random
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -124,78 +120,3 @@ def load_sessions(
     if batch:
         Session.objects.using(using).bulk_create(batch)
     return n
-
-
-# What the page benchmarks (admin, API) share: their command line and a loaded table. ------
-
-
-def page_benchmark_arguments(
-    description: str, *, context_bytes: int, what: str, baseline: str
-) -> argparse.ArgumentParser:
-    """The options of a benchmark that times pages against a baseline on a loaded table."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--n", type=int, default=20_000, help="sessions to load (default 20000)")
-    parser.add_argument(
-        "--context-bytes",
-        type=int,
-        default=context_bytes,
-        help=f"JSON size of each context ({context_bytes})",
-    )
-    parser.add_argument("--repeat", type=int, default=7, help=f"timed requests per {what} (7)")
-    parser.add_argument("--reload", action="store_true", help="empty the table and load again")
-    parser.add_argument("--skip-baseline", action="store_true", help=f"do not time {baseline}")
-    parser.add_argument("--json", help="also write the results to this file")
-    return parser
-
-
-def require_postgres_url() -> None:
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL to a PostgreSQL database made for this benchmark")
-
-
-@dataclass(frozen=True)
-class LoadedTable:
-    rows: int  # PostgreSQL's estimate, after ANALYZE
-    size: str  # the table with its TOAST and indexes, pretty-printed
-    long_session_id: uuid.UUID
-
-
-def prepare_table(
-    n: int, context_bytes: int, *, reload: bool, long_context: Callable[[], Any]
-) -> LoadedTable:
-    """Migrate, load ``n`` sessions plus one with ``long_context()`` unless the table already
-    has rows (``reload`` empties it first), then ANALYZE and describe it."""
-    from django.core.management import call_command
-    from django.db import connection
-
-    from graphflow_sessions.models import Session
-    from graphflow_sessions.storage import DatabaseSessionStorage
-
-    call_command("migrate", verbosity=0)
-    if reload:
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE sessions")
-    if not Session.objects.exists():
-        started = time.perf_counter()
-        load_sessions("default", n, context_bytes)
-        DatabaseSessionStorage().save(
-            Session(graph_id=LONG_GRAPH, current_task_id=LONG_TASK, context=long_context())
-        )
-        print(f"loaded {n:,} sessions in {time.perf_counter() - started:.1f}s", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE sessions")
-        cursor.execute(
-            "SELECT reltuples::bigint, pg_size_pretty(pg_total_relation_size('sessions')) "
-            "FROM pg_class WHERE oid = 'sessions'::regclass"
-        )
-        rows, size = cursor.fetchone()
-    long_id = (
-        Session.objects.filter(graph_id=LONG_GRAPH, current_task_id=LONG_TASK)
-        .order_by("-updated_at")
-        .values_list("pk", flat=True)[0]
-    )
-    return LoadedTable(rows, size, long_id)
-
-
-# The one long session each page benchmark adds (a graph and task no generated row uses).
-LONG_GRAPH, LONG_TASK = "claims", "ask"

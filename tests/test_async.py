@@ -11,24 +11,7 @@ from asgiref.sync import async_to_sync
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import InvalidSessionId, SessionConflict, SessionNotFound
 from graphflow_sessions.models import Session
-from graphflow_sessions.storage import (
-    DatabaseSessionStorage,
-    InMemorySessionStorage,
-    SessionStorage,
-)
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(
-            "database",
-            marks=pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"]),
-        ),
-        "memory",
-    ]
-)
-def storage(request: pytest.FixtureRequest) -> SessionStorage:
-    return DatabaseSessionStorage() if request.param == "database" else InMemorySessionStorage()
+from tests.storage_support import autocommit_storage  # noqa: F401 (the storage fixture)
 
 
 def new_session() -> Session:

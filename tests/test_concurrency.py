@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from django.db import connections
 
 from graphflow_sessions.context import Context
@@ -22,26 +21,13 @@ from graphflow_sessions.exceptions import SessionConflict
 from graphflow_sessions.models import Session
 from graphflow_sessions.storage import (
     DatabaseSessionStorage,
-    InMemorySessionStorage,
     SessionStorage,
 )
+from tests.storage_support import autocommit_storage  # noqa: F401 (the storage fixture)
 
 THREADS = 8
 SAVES_PER_THREAD = 500
 IDS = 50
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(
-            "database",
-            marks=pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"]),
-        ),
-        "memory",
-    ]
-)
-def storage(request: pytest.FixtureRequest) -> SessionStorage:
-    return DatabaseSessionStorage() if request.param == "database" else InMemorySessionStorage()
 
 
 def run_in_threads(

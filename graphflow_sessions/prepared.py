@@ -26,7 +26,6 @@ Execute, Sync), so it is still one round trip.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,14 +45,16 @@ class _Backend:
     prepared: set[str] = field(default_factory=set)  # statements psycopg has prepared
 
 
-# Keyed by the psycopg connection object: a new physical connection starts unknown.
-_backends: weakref.WeakKeyDictionary[Any, _Backend] = weakref.WeakKeyDictionary()
+# Attribute of a psycopg connection holding its _Backend (as the storage keeps its reused
+# cursor there): it goes with the connection, and a new connection starts unknown.
+_BACKEND = "_graphflow_sessions_backend"
 
 
 def _backend(pgconn: Any) -> _Backend:
-    backend = _backends.get(pgconn)
+    backend = getattr(pgconn, _BACKEND, None)
     if backend is None:
-        backend = _backends[pgconn] = _Backend()
+        backend = _Backend()
+        setattr(pgconn, _BACKEND, backend)
     return backend
 
 
@@ -92,5 +93,5 @@ def ran(pgconn: Any, statement: str, *, prepared: bool, backend_pid: int | None)
 
 def is_direct(pgconn: Any) -> bool | None:
     """Whether ``pgconn`` was seen to reach PostgreSQL directly (None: not known yet)."""
-    backend = _backends.get(pgconn)
+    backend = getattr(pgconn, _BACKEND, None)
     return None if backend is None else backend.direct

@@ -61,9 +61,7 @@ class ContextField(JSONField):
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
         if not isinstance(value, Expression):
             # Same checks as the storage backend, so the ORM cannot write what Rust can't read.
-            context = value if isinstance(value, Context) else Context.from_dict(value)
-            value = context.to_dict()
-            encode_json(value, max_bytes=app_settings.MAX_CONTEXT_BYTES)
+            value = _checked_contract_json(value)
         return super().get_db_prep_save(value, connection)
 
     def value_from_object(self, obj: Any) -> Any:
@@ -79,9 +77,16 @@ class ContextField(JSONField):
         # Model validation (ModelForm, full_clean) reports a contract breach as a form error
         # naming the path, instead of failing later inside save().
         try:
-            context = value if isinstance(value, Context) else Context.from_dict(value)
-            value = context.to_dict()
-            encode_json(value, max_bytes=app_settings.MAX_CONTEXT_BYTES)
+            value = _checked_contract_json(value)
         except ContextError as exc:
             raise ValidationError(str(exc), code="invalid_context") from exc
         super().validate(value, model_instance)
+
+
+def _checked_contract_json(value: Any) -> dict[str, Any]:
+    """The contract JSON of a Context or of a dict in its shape, checked as a save checks it
+    (contract, storable values, MAX_CONTEXT_BYTES); ContextError otherwise."""
+    context = value if isinstance(value, Context) else Context.from_dict(value)
+    data = context.to_dict()
+    encode_json(data, max_bytes=app_settings.MAX_CONTEXT_BYTES)
+    return data

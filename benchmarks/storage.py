@@ -429,7 +429,7 @@ def summarize(values: list[int], cpu: list[int]) -> dict[str, float]:
 def machine_facts(url: str) -> dict[str, Any]:
     import django
 
-    from graphflow_sessions import serialization
+    from graphflow_sessions import wire
     from graphflow_sessions.conf import app_settings
 
     facts: dict[str, Any] = {
@@ -442,7 +442,7 @@ def machine_facts(url: str) -> dict[str, Any]:
         "libpq": psycopg.pq.version(),
         "psycopg_impl": psycopg.pq.__impl__,
         "prepared_statements": app_settings.PREPARED_STATEMENTS,
-        "orjson": getattr(serialization._orjson, "__version__", None),
+        "msgspec": getattr(wire.msgspec, "__version__", None),
     }
     try:
         from importlib.metadata import version
@@ -469,7 +469,8 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"{machine['server'].split(' on ')[0]}, Python {machine['python']}, "
         f"Django {machine['django']}, psycopg {machine['psycopg']} ({machine['psycopg_impl']}), "
         f"langgraph-checkpoint-postgres {machine.get('langgraph_checkpoint_postgres')}, "
-        f"orjson {machine.get('orjson')}; PREPARED_STATEMENTS {machine['prepared_statements']!r}; "
+        f"msgspec {machine.get('msgspec')}; "
+        f"PREPARED_STATEMENTS {machine['prepared_statements']!r}; "
         f"context column: {machine.get('context_compression')}, "
         f"seed table: {machine.get('seed_compression')}"
     )

@@ -283,29 +283,81 @@ class ChatHistory:
 
     As in graph-flow, the oldest messages are dropped only when one is appended: a loaded
     history longer than its limit stays as it is until the next append.
+
+    A history read by the storage (with msgspec) holds its messages as they were stored
+    until they are looked at: ``messages``, iteration and ``last`` turn them into
+    SerializableMessages (``last(n)`` only those n); appending, counting and saving do not.
     """
 
-    __slots__ = ("max_messages", "messages")
+    __slots__ = ("_items", "_stored", "max_messages")
 
     def __init__(
         self,
         messages: list[SerializableMessage] | None = None,
         max_messages: int | None = DEFAULT_MAX_MESSAGES,
     ) -> None:
-        self.messages: list[SerializableMessage] = list(messages or [])
+        self._items: list[Any] = list(messages or [])
+        # Whether _items may still hold wire.StoredMessage items.
+        self._stored = False
         self.max_messages = _check_max_messages(max_messages)
 
+    @classmethod
+    def _from_stored(cls, items: list[Any], max_messages: int | None) -> ChatHistory:
+        # From wire.read_context, which has checked every item against the contract.
+        history = cls.__new__(cls)
+        history._items, history._stored, history.max_messages = items, bool(items), max_messages
+        return history
+
+    @property
+    def messages(self) -> list[SerializableMessage]:
+        """The messages, oldest first: the history's own list."""
+        if self._stored:
+            self._materialize(0)
+        return self._items
+
+    @messages.setter
+    def messages(self, messages: list[SerializableMessage]) -> None:
+        self._items, self._stored = messages, False
+
+    def _materialize(self, start: int) -> None:
+        """Turn the stored items from ``start`` on into SerializableMessages, in place."""
+        from .wire import StoredMessage, decode_contents
+
+        items = self._items
+        places = [i for i in range(start, len(items)) if type(items[i]) is StoredMessage]
+        if places:
+            stored = [items[i] for i in places]
+            contents = decode_contents(stored, places[0])
+            trusted, roles = SerializableMessage._trusted, _ROLES
+            for place, item, content in zip(places, stored, contents, strict=True):
+                items[place] = trusted(roles[item.role], content, item.timestamp)
+        if start == 0:
+            self._stored = False
+
+    def last(self, n: int) -> list[SerializableMessage]:
+        """The last ``n`` messages, oldest first."""
+        if n <= 0:
+            return []
+        start = max(0, len(self._items) - n)
+        if self._stored:
+            self._materialize(start)
+        return self._items[start:]
+
     def append(self, message: SerializableMessage) -> None:
-        self.messages.append(message)
+        self._items.append(message)
         limit = self.max_messages
-        if limit is not None and len(self.messages) > limit:
-            del self.messages[: len(self.messages) - limit]
+        if limit is not None and len(self._items) > limit:
+            del self._items[: len(self._items) - limit]
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._stored = False
 
     def copy(self) -> ChatHistory:
         return ChatHistory(self.messages, self.max_messages)
 
     def __len__(self) -> int:
-        return len(self.messages)
+        return len(self._items)
 
     def __iter__(self) -> Iterator[SerializableMessage]:
         return iter(self.messages)
@@ -362,7 +414,7 @@ class ChatHistory:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"ChatHistory({len(self.messages)} messages, max_messages={self.max_messages!r})"
+        return f"ChatHistory({len(self)} messages, max_messages={self.max_messages!r})"
 
 
 def _messages_from_list(raw_messages: list[Any], path: str) -> list[SerializableMessage]:
@@ -491,19 +543,17 @@ class Context:
         return self._chat.copy()
 
     def clear_chat_history(self) -> None:
-        self._chat.messages.clear()
+        self._chat.clear()
 
     def chat_history_len(self) -> int:
-        return len(self._chat.messages)
+        return len(self._chat)
 
     def is_chat_history_empty(self) -> bool:
-        return not self._chat.messages
+        return len(self._chat) == 0
 
     def get_last_messages(self, n: int) -> list[SerializableMessage]:
         """The last ``n`` messages, oldest first."""
-        if n <= 0:
-            return []
-        return self._chat.messages[-n:]
+        return self._chat.last(n)
 
     def get_all_messages(self) -> list[SerializableMessage]:
         return list(self._chat.messages)
@@ -549,8 +599,11 @@ class Context:
     @classmethod
     def from_json(cls, text: str | bytes) -> Context:
         from .serialization import decode_json
+        from .wire import read_context
 
-        return cls.from_dict(decode_json(text))
+        # Bytes take json's path: only it checks that they are UTF-8 in every string.
+        context = read_context(text) if isinstance(text, str) else None
+        return context if context is not None else cls.from_dict(decode_json(text))
 
     def copy(self) -> Context:
         """An independent copy (data values are deep-copied through JSON)."""
@@ -565,7 +618,7 @@ class Context:
 
     def __repr__(self) -> str:
         return (
-            f"Context(keys={list(self._data)!r}, messages={len(self._chat.messages)}, "
+            f"Context(keys={list(self._data)!r}, messages={len(self._chat)}, "
             f"max_messages={self._chat.max_messages!r})"
         )
 

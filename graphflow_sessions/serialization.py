@@ -15,12 +15,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from . import wire
 from .exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
-
-try:  # optional, installed with the "postgres" extra: see encode_context_jsonb
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised by tests that hide it
-    _orjson = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from .context import Context
@@ -48,7 +44,7 @@ _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allo
 # In that form, the escapes of a NUL or of any surrogate (the encoder writes lower-case hex);
 # one search for both is faster than two substring tests.
 _NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])")
-# A NUL in orjson's output (a compiled search is twice as fast as ``in`` on bytes).
+# A NUL in msgspec's output (a compiled search is twice as fast as ``in`` on bytes).
 _NUL_ESCAPE_BYTES = re.compile(rb"\\u0000")
 
 
@@ -128,34 +124,33 @@ def _encode_jsonb(
 def encode_context_jsonb(
     context: Context, *, max_bytes: int | None = None, session_id: Any = None
 ) -> tuple[str | None, bytes]:
-    """``encode_jsonb`` of ``context.to_dict()``, faster with orjson installed (the
-    ``postgres`` extra): the messages, most of a large context, are written by orjson, about
-    20 times faster than json at a megabyte. They hold strings only, by SerializableMessage's
-    construction, so orjson and json accept and refuse the same (orjson fails on a lone
-    surrogate; an escaped NUL is looked for); anything in doubt goes the way of encode_jsonb.
+    """``encode_jsonb`` of ``context.to_dict()``, faster with msgspec installed (the
+    ``postgres`` extra): the messages, most of a large context, are written by msgspec, about
+    ten times faster than json at a megabyte, and those read and not looked at since go back
+    as they were read (see wire.py). Message contents are strings by SerializableMessage's
+    construction and wire.read_context's checks, so msgspec and json accept and refuse the
+    same (msgspec fails on a lone surrogate; an escaped NUL is looked for); anything in doubt
+    goes the way of encode_jsonb.
     """
-    value = context.to_dict()
     # The messages sit at a fixed depth (level 4); only the data can nest deeper.
-    _refuse_too_deep(value["data"], "context", session_id, depth=2, path="data")
-    if _orjson is not None:
-        data = _context_bytes(value)
+    _refuse_too_deep(context._data, "context", session_id, depth=2, path="data")
+    if wire.available:
+        data = _context_bytes(context)
         if data is not None and (max_bytes is None or len(data) <= max_bytes):
             return None, data
-    return _encode_jsonb(value, max_bytes=max_bytes, session_id=session_id, what="context")
+    return _encode_jsonb(
+        context.to_dict(), max_bytes=max_bytes, session_id=session_id, what="context"
+    )
 
 
-def _context_bytes(value: dict[str, Any]) -> bytes | None:
-    # The shape of Context.to_dict(): {"data": {...}, "chat_history": {"messages": [...],
-    # "max_messages": n}}; jsonb keeps no key order, so only the values matter.
-    assert _orjson is not None
-    history = value["chat_history"]
-    try:
-        messages: bytes = _orjson.dumps(history["messages"])
-    except TypeError:  # orjson.JSONEncodeError: a lone surrogate
+def _context_bytes(context: Context) -> bytes | None:
+    # {"data": {...}, "chat_history": {"messages": [...], "max_messages": n}}, as
+    # Context.to_dict() gives it; jsonb keeps no key order, so only the values matter.
+    history = context._chat
+    messages = wire.messages_json(history._items)
+    if messages is None or _NUL_ESCAPE_BYTES.search(messages) is not None:
         return None
-    if _NUL_ESCAPE_BYTES.search(messages) is not None:
-        return None
-    data, limit = _ascii_json(value["data"]), _ascii_json(history["max_messages"])
+    data, limit = _ascii_json(context._data), _ascii_json(history.max_messages)
     if data is None or limit is None:
         return None
     return b"".join(
@@ -195,45 +190,12 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
 
 
 def decode_context_json(text: str | bytes) -> Any:
-    """``decode_json`` for a stored context, faster with orjson (the ``postgres`` extra): a
-    megabyte read as bytes parses without first becoming a (2-byte-per-character) str.
-
-    The Context built from it is what json's reading gives. orjson reads integers beyond 64
-    bits as floats, so if the data or ``max_messages`` holds a float that large, json reads
-    the text again (exactly); so it does for whatever orjson refuses (NaN, nesting beyond
-    1,024 levels, a BOM), with decode_json's own errors. Anywhere else in a context a number
-    breaks the contract whatever its type, and the error says "a number" either way.
+    """A stored context: a Context when msgspec reads it in the contract's shape (see
+    wire.py), else what ``decode_json`` gives (the Context is then built, and a breach of the
+    contract reported with its path, where the context is first used). Bytes must be UTF-8.
     """
-    if _orjson is not None:
-        try:
-            value = _orjson.loads(text)
-        except _orjson.JSONDecodeError:
-            return decode_json(text)
-        if type(value) is not dict:
-            return value
-        history = value.get("chat_history")
-        limit = history.get("max_messages") if type(history) is dict else None
-        if type(limit) is not float and not _holds_huge_float(value.get("data")):
-            return value
-    return decode_json(text)
-
-
-def _holds_huge_float(value: Any) -> bool:
-    # A float of 2**63 or more may be an integer orjson could not hold as an int.
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-        elif kind is float and not -_INT64 < item < _INT64:
-            return True
-    return False
-
-
-_INT64 = float(2**63)
+    context = wire.read_context(text)
+    return context if context is not None else decode_json(text)
 
 
 def _reject_constant(name: str) -> Any:

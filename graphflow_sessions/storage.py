@@ -348,12 +348,17 @@ def _converters(field: Field, connection: Any) -> list[Callable[..., Any]]:
     if field.name == "context":
         # The context is validated (and turned into a Context) on access, not here.
         converters = [c for c in converters if c != getattr(field, "from_db_value", None)]
-        converters.append(
-            lambda value, expression, connection: (
-                decode_context_json(value) if isinstance(value, (str, bytes)) else value
-            )
-        )
+        converters.append(_read_context)
     return converters
+
+
+def _read_context(value: Any, expression: Any, connection: Any) -> Any:
+    # A Context, or the JSON for the descriptor to check (see decode_context_json).
+    if isinstance(value, bytes) and not _utf8_database(connection):
+        return decode_json(value)  # SQL_ASCII: the bytes are whatever was stored
+    if isinstance(value, (str, bytes)):
+        return decode_context_json(value)
+    return value
 
 
 def _convert(

@@ -38,15 +38,17 @@ def on_postgres() -> bool:
     return _vendor() == "postgresql"
 
 
-@pytest.fixture(params=["orjson", "json-only"])
-def with_and_without_orjson(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test with orjson (the postgres extra installs it) and as without it."""
-    from graphflow_sessions import serialization
+@pytest.fixture(params=["msgspec", "json-only"])
+def with_and_without_msgspec(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Run the test with msgspec (the postgres extra installs it) and as without it."""
+    from graphflow_sessions import wire
 
     if request.param == "json-only":
-        monkeypatch.setattr(serialization, "_orjson", None)
+        monkeypatch.setattr(wire, "available", False)
     else:
-        assert serialization._orjson is not None
+        assert wire.available
     return str(request.param)
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from graphflow_sessions import serialization
+from graphflow_sessions import wire
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import ContextSerializationError, ContextTooLarge
 from graphflow_sessions.models import Session
@@ -59,7 +59,7 @@ VALUES = [
 ]
 
 
-# Message texts: the chat history is written by orjson when it is installed.
+# Message texts: the chat history is written by msgspec when it is installed.
 TEXTS = [
     pytest.param("plain ascii", id="ascii"),
     pytest.param("€ “quotes” — 日本語 déjà", id="beyond-ascii"),
@@ -102,7 +102,7 @@ def context_outcome(context: Context) -> tuple[Any, Any]:
 @pytest.mark.parametrize("text", TEXTS)
 @pytest.mark.parametrize("max_messages", [1000, None])
 def test_a_context_in_the_jsonb_form_is_what_the_utf8_form_gives(
-    with_and_without_orjson: str, text: str, max_messages: int | None
+    with_and_without_msgspec: str, text: str, max_messages: int | None
 ) -> None:
     context = Context.from_dict(contract({"k": "v"}, text, max_messages))
     assert context_outcome(context) == outcome(encode_json_utf8, context.to_dict())
@@ -110,7 +110,7 @@ def test_a_context_in_the_jsonb_form_is_what_the_utf8_form_gives(
 
 @pytest.mark.parametrize("data", VALUES)
 def test_context_data_in_the_jsonb_form_is_what_the_utf8_form_gives(
-    with_and_without_orjson: str, data: Any
+    with_and_without_msgspec: str, data: Any
 ) -> None:
     context = Context.from_dict(contract(data, "hello"))
     assert context_outcome(context) == outcome(encode_json_utf8, context.to_dict())
@@ -123,8 +123,8 @@ def test_the_jsonb_form_of_text_beyond_ascii_is_ascii() -> None:
     assert json.loads(data) == {"text": "€ “quotes”"}
 
 
-def test_with_orjson_the_chat_history_is_written_by_orjson() -> None:
-    assert serialization._orjson is not None  # the postgres extra installs it
+def test_with_msgspec_the_chat_history_is_written_by_msgspec() -> None:
+    assert wire.available  # the postgres extra installs msgspec
     value = contract({"k": "€"}, "€ long text " * 10_000)
     text, data = encode_context_jsonb(Context.from_dict(value))
     # Not the careful path (which returns text too), and the history is UTF-8, not json's

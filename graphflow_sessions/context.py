@@ -327,7 +327,7 @@ class ChatHistory:
         places = [i for i in range(start, len(items)) if type(items[i]) is StoredMessage]
         if places:
             stored = [items[i] for i in places]
-            contents = decode_contents(stored, places[0])
+            contents = decode_contents(stored, places)
             trusted, roles = SerializableMessage._trusted, _ROLES
             for place, item, content in zip(places, stored, contents, strict=True):
                 items[place] = trusted(roles[item.role], content, item.timestamp)

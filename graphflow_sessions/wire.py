@@ -109,15 +109,15 @@ def _too_deep(data: dict[str, Any]) -> bool:
     return find_too_deep(data, depth=2) is not None
 
 
-def decode_contents(messages: list[StoredMessage], first_index: int) -> list[str]:
-    """The contents of stored messages as str, in one call. ``first_index`` is the first
-    one's place in the history, for the error."""
+def decode_contents(messages: list[StoredMessage], places: list[int]) -> list[str]:
+    """The contents of stored messages as str, in one call; ``places``: where the messages
+    are in the history, for the error."""
     assert msgspec is not None
     try:
         return _CONTENTS.decode(b"[" + b",".join([m.content for m in messages]) + b"]")
     except _TEXT_ERRORS:  # only bytes that were not UTF-8 can get here
         pass
-    for index, message in enumerate(messages, first_index):  # which one, for the error
+    for index, message in zip(places, messages, strict=True):  # which one, for the error
         try:
             msgspec.json.decode(message.content, type=str)
         except _TEXT_ERRORS as exc:

@@ -441,6 +441,17 @@ def _messages_from_list(raw_messages: list[Any], path: str) -> list[Serializable
     return messages
 
 
+def all_canonical(timestamps: list[str]) -> bool:
+    """Whether every timestamp is in graph-flow's own form, checked in one match: joined
+    by newlines, which a canonical timestamp never holds (counted, so that one holding
+    several lines is not taken for several timestamps)."""
+    joined = "\n".join(timestamps)
+    return (
+        joined.count("\n") == len(timestamps) - 1
+        and _CANONICAL_LINES.fullmatch(joined + "\n") is not None
+    )
+
+
 def _canonical_messages(raw_messages: list[Any]) -> list[SerializableMessage] | None:
     """The messages of a history all in graph-flow's own form, checked a list at a time
     (a long history is loaded by every get); None when anything is unusual."""
@@ -450,12 +461,11 @@ def _canonical_messages(raw_messages: list[Any]) -> list[SerializableMessage] | 
         timestamps = [raw["timestamp"] for raw in raw_messages]
         contents = [raw["content"] for raw in raw_messages]
         roles = [_ROLES[raw["role"]] for raw in raw_messages]
-        joined = "\n".join(timestamps)  # TypeError unless every timestamp is a string
+        canonical = all_canonical(timestamps)  # TypeError unless every timestamp is a string
     except (KeyError, TypeError):
         return None
     if (
-        joined.count("\n") != len(timestamps) - 1
-        or _CANONICAL_LINES.fullmatch(joined + "\n") is None
+        not canonical
         or not set(map(type, contents)) <= {str}
         or not set(map(type, timestamps)) <= {str}
     ):

@@ -17,17 +17,15 @@ msgspec, everything takes that path: the results are the same, only slower.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
+from .context import ChatHistory, Context, SerializableMessage, all_canonical
 from .exceptions import ContextDeserializationError
 
 try:
     import msgspec
 except ImportError:  # pragma: no cover - exercised by tests that hide it
     msgspec = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    from .context import Context, SerializableMessage
 
 __all__ = ["StoredMessage", "available", "decode_contents", "messages_json", "read_context"]
 
@@ -72,19 +70,20 @@ def read_context(text: str | bytes) -> Context | None:
     the contents are not decoded here, so bad bytes inside one would surface only when the
     message is first used.
     """
-    if msgspec is None or not available:
+    if not available:
         return None
     try:
         stored = _READER.decode(text)
     except _READ_ERRORS:
         return None
     messages = stored.chat_history.messages
-    if messages and not (_contents_are_strings(messages) and _timestamps_canonical(messages)):
+    # Timestamps as the Rust crate writes them (UTC, "Z"); others are converted on json's path.
+    if messages and not (
+        _contents_are_strings(messages) and all_canonical([m.timestamp for m in messages])
+    ):
         return None
     if _too_deep(stored.data):
         return None  # deeper than graph-flow reads: json's path, whose reading is the rule
-    from .context import ChatHistory, Context
-
     context = Context.__new__(Context)
     context._data = stored.data
     context._chat = ChatHistory._from_stored(messages, stored.chat_history.max_messages)
@@ -94,13 +93,6 @@ def read_context(text: str | bytes) -> Context | None:
 def _contents_are_strings(messages: list[StoredMessage]) -> bool:
     # A JSON string, and no other JSON value, starts with a quote (34).
     return {memoryview(message.content)[0] for message in messages} == {34}
-
-
-def _timestamps_canonical(messages: list[StoredMessage]) -> bool:
-    from .context import _CANONICAL_LINES
-
-    # As the Rust crate writes them (UTC, "Z"); others are converted on json's path.
-    return _CANONICAL_LINES.fullmatch("\n".join([m.timestamp for m in messages]) + "\n") is not None
 
 
 def _too_deep(data: dict[str, Any]) -> bool:

@@ -71,6 +71,10 @@ TEXTS = [
     pytest.param(with_message(timestamp="2026-01-01T00:00:00.123456789Z"), id="timestamp-ns"),
     pytest.param(with_message(timestamp="2025-02-29T00:00:00Z"), id="timestamp-no-such-day"),
     pytest.param(with_message(timestamp="yesterday"), id="timestamp-not-rfc-3339"),
+    pytest.param(  # each line canonical: a check by lines must count them
+        with_message(timestamp="2026-01-01T00:00:00Z\n2026-01-01T00:00:01Z"),
+        id="timestamp-two-lines",
+    ),
     pytest.param(with_message(extra="ignored"), id="message-extra-field"),
     pytest.param(context_text({}, [{"role": "User", "content": "hi"}]), id="message-no-time"),
     pytest.param(context_text({}, ["hi"]), id="message-a-string"),

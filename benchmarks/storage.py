@@ -429,8 +429,8 @@ def summarize(values: list[int], cpu: list[int]) -> dict[str, float]:
 def machine_facts(url: str) -> dict[str, Any]:
     import django
 
-    from graphflow_sessions import wire
     from graphflow_sessions.conf import app_settings
+    from graphflow_sessions.contract.codec import MSGSPEC_INSTALLED
 
     facts: dict[str, Any] = {
         "cpus": os.cpu_count(),
@@ -442,8 +442,12 @@ def machine_facts(url: str) -> dict[str, Any]:
         "libpq": psycopg.pq.version(),
         "psycopg_impl": psycopg.pq.__impl__,
         "prepared_statements": app_settings.PREPARED_STATEMENTS,
-        "msgspec": getattr(wire.msgspec, "__version__", None),
+        "msgspec": None,
     }
+    if MSGSPEC_INSTALLED:
+        from importlib.metadata import version as installed
+
+        facts["msgspec"] = installed("msgspec")
     try:
         from importlib.metadata import version
 

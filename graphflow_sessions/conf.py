@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     # Largest encoded context accepted on save, in bytes (jsonb itself stops near 255 MB).
     "MAX_CONTEXT_BYTES": 32 * 1024 * 1024,
     # Prepare the storage's statements on PostgreSQL: "auto" once a connection is seen to go
-    # straight to PostgreSQL (never through a pooler), True always, False never. See prepared.py.
+    # straight to PostgreSQL (never through a pooler), True always, False never.
+    # See storage/executor.py.
     "PREPARED_STATEMENTS": "auto",
     # Let admin users with the change permission edit sessions (machine-written: off).
     "ADMIN_ALLOW_EDITS": False,

@@ -1,4 +1,4 @@
-"""``PostgresSessionStorage.connect(url)``: the seed's one-line setup, in Django terms.
+"""``PostgresSessionStorage.connect(url)``: graph-flow 0.5's one-line setup, in Django terms.
 
     storage = PostgresSessionStorage.connect(os.environ["DATABASE_URL"])
     storage = await PostgresSessionStorage.aconnect(url)       # the same, from async code
@@ -17,12 +17,13 @@ What ``connect(url)`` does, in order:
    :class:`~graphflow_sessions.exceptions.ConnectionFailed` naming host, port, database and
    user (never the password), not later and not as a driver traceback.
 4. On the first connect of the process to that alias it applies this app's migrations there
-   (the seed's "automatic schema migration on first connection"); ``migrate=False`` opts out,
-   for deployments where a separate, privileged user runs ``manage.py migrate``.
+   (graph-flow's "automatic schema migration on first connection"); ``migrate=False`` opts
+   out, for deployments where a separate, privileged user runs ``manage.py migrate``.
 
-A storage made by ``connect()`` hands its pooled connection back after each operation
-(outside a caller's ``transaction.atomic``), so any number of threads share the pool's
-connections instead of each thread keeping one.
+This module only sets the alias up (``open_alias``); the storage that ``connect()`` returns
+is made with ``release_connections=True``: it hands its pooled connection back after each
+operation (outside a caller's ``transaction.atomic``), so any number of threads share the
+pool's connections instead of each thread keeping one.
 """
 
 from __future__ import annotations
@@ -30,34 +31,30 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .exceptions import ConnectionFailed, SchemaMigrationError
-
-if TYPE_CHECKING:
-    from .models import Session
-    from .storage import DatabaseSessionStorage
+from .exceptions import (
+    ConnectionFailed,
+    SchemaMigrationError,
+    describe_database,
+    redact,
+    safe_cause,
+)
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_POOL_MAX_SIZE",
     "DEFAULT_POOL_TIMEOUT",
-    "connect",
     "connected_aliases",
-    "connection_failed",
-    "connection_lost",
-    "describe_database",
     "disconnect",
-    "redact",
-    "safe_cause",
+    "open_alias",
 ]
 
-#: The seed: "Connection pooling is configured with a maximum of 5 connections by default".
+#: graph-flow 0.5: "Connection pooling is configured with a maximum of 5 connections by default".
 DEFAULT_POOL_MAX_SIZE = 5
 #: Seconds to wait for the server to answer a new connection (libpq ``connect_timeout``).
 DEFAULT_CONNECT_TIMEOUT = 5
@@ -85,16 +82,15 @@ _migrated: set[str] = set()
 _lock = threading.RLock()
 
 
-def connect(
+def open_alias(
     url: str,
     *,
     migrate: bool = True,
     pool_max_size: int | None = None,
     connect_timeout: float | None = None,
     pool_timeout: float = DEFAULT_POOL_TIMEOUT,
-    storage_class: type[DatabaseSessionStorage] | None = None,
-) -> DatabaseSessionStorage:
-    """Return a storage bound to the database at ``url`` (see the module docstring).
+) -> str:
+    """The database alias for ``url``, set up, connected and migrated (see the module docstring).
 
     ``pool_max_size`` caps the PostgreSQL connections of a new alias (default 5; the first
     ``connect()`` to a database decides it). ``connect_timeout`` bounds each new connection
@@ -124,11 +120,7 @@ def connect(
             if new:  # leave no alias behind for a database that cannot be used
                 disconnect(alias)
             raise
-    if storage_class is None:
-        from .storage import DatabaseSessionStorage
-
-        storage_class = DatabaseSessionStorage
-    return _pooled_storage_class(storage_class)(using=alias)
+    return alias
 
 
 def connected_aliases() -> frozenset[str]:
@@ -161,31 +153,7 @@ def disconnect(alias: str) -> None:
             settings.DATABASES.pop(alias, None)
 
 
-def describe_database(settings_dict: dict[str, Any]) -> str:
-    """``database 'name' on host:port as user 'user'``: where, never the password."""
-    name = settings_dict.get("NAME")
-    if "sqlite" in str(settings_dict.get("ENGINE", "")):
-        return f"SQLite database {str(name)!r}"
-    host = settings_dict.get("HOST") or "localhost (local socket)"
-    port = settings_dict.get("PORT") or 5432
-    text = f"database {name!r} on {host}:{port}"
-    if settings_dict.get("USER"):
-        text += f" as user {settings_dict['USER']!r}"
-    return text
-
-
-def redact(text: str, settings_dict: dict[str, Any]) -> str:
-    """A driver's error text for one line: without the password of ``settings_dict``
-    (drivers may echo a DSN back) and without the SQL excerpt (``LINE 1: ... ^``).
-    """
-    password = settings_dict.get("PASSWORD")
-    if password:
-        text = text.replace(str(password), "********")
-    text = re.sub(r"\s*LINE \d+:.*?\^", "", text, flags=re.DOTALL)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-# --- steps of connect() ------------------------------------------------------------------
+# --- steps of open_alias() ------------------------------------------------------------------
 
 
 def _parse(url: str, connect_timeout: float | None) -> dict[str, Any]:
@@ -324,56 +292,9 @@ def _check_connection(alias: str) -> None:
         else:
             wrapper.ensure_connection()
     except (DatabaseError, wrapper.Database.Error) as exc:
-        raise connection_failed(settings_dict, alias, exc) from safe_cause(exc, settings_dict)
-
-
-def connection_failed(
-    settings_dict: dict[str, Any],
-    alias: str,
-    exc: BaseException,
-    *,
-    action: str = "connect",
-    session_id: Any = None,
-    lost: bool = False,
-) -> ConnectionFailed:
-    """The ConnectionFailed for ``exc``: where it tried to connect, without the password.
-
-    ``lost``: the connection was open and went away mid-operation (server restarted,
-    backend terminated, network cut); the next operation reconnects.
-    """
-    timeout = settings_dict.get("OPTIONS", {}).get("connect_timeout")
-    bound = f", connect timeout {timeout} s" if timeout and not lost else ""
-    how = "lost the connection to" if lost else "cannot connect to"
-    message = (
-        f"{how} {describe_database(settings_dict)} (alias {alias!r}{bound}): "
-        f"{redact(str(exc), settings_dict)}"
-    )
-    if session_id is not None:
-        message = f"Failed to {action} session {session_id}: {message}"
-    else:
-        message = message[0].upper() + message[1:]
-    return ConnectionFailed(message, session_id=session_id)
-
-
-def connection_lost(connection: Any) -> bool:
-    """Whether the driver connection under a Django wrapper died (not merely a failed query)."""
-    raw = getattr(connection, "connection", None)
-    if raw is None:
-        return False
-    # psycopg 3: ``closed`` (also true once the connection went BAD) and ``broken``;
-    # psycopg 2: ``closed`` is a non-zero int. sqlite3 has neither.
-    return bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
-
-
-def safe_cause(exc: BaseException, settings_dict: dict[str, Any]) -> BaseException | None:
-    """Chain the driver's error unless its text (or its own cause's) shows the password."""
-    password = settings_dict.get("PASSWORD")
-    chain: BaseException | None = exc
-    while chain is not None:
-        if password and str(password) in str(chain):
-            return None
-        chain = chain.__cause__
-    return exc
+        raise ConnectionFailed.for_database(settings_dict, alias, exc) from safe_cause(
+            exc, settings_dict
+        )
 
 
 def _migrate(alias: str) -> None:
@@ -432,48 +353,3 @@ def _release(connection: Any) -> None:
     """Give a pooled connection back to its pool (outside a transaction only)."""
     if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
         connection.close()
-
-
-# --- the storage connect() returns --------------------------------------------------------
-
-_pooled_classes: dict[type, type] = {}
-
-
-def _pooled_storage_class(base: type[DatabaseSessionStorage]) -> type[DatabaseSessionStorage]:
-    """``base`` with each operation handing its pooled connection back when done.
-
-    Outside a request nothing else returns a thread's connection to Django's pool, so
-    without this the first five threads would keep the five connections and every other
-    thread would wait for ``pool_timeout`` and fail.
-    """
-    cached = _pooled_classes.get(base)
-    if cached is not None:
-        return cached
-
-    class Pooled(base):  # type: ignore[valid-type,misc]
-        def save(self, session: Session, *, expected_version: int | None = None) -> None:
-            try:
-                super().save(session, expected_version=expected_version)
-            finally:
-                self._release()
-
-        def get(self, session_id: Any) -> Session | None:
-            try:
-                return super().get(session_id)
-            finally:
-                self._release()
-
-        def delete(self, session_id: Any) -> bool:
-            try:
-                return super().delete(session_id)
-            finally:
-                self._release()
-
-        def _release(self) -> None:
-            from django.db import connections
-
-            _release(connections[self.using])
-
-    Pooled.__name__ = Pooled.__qualname__ = f"Pooled{base.__name__}"
-    _pooled_classes[base] = Pooled
-    return Pooled

@@ -8,6 +8,7 @@ never swallowed, and each message names the operation and the session id.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -38,6 +39,21 @@ class SessionNotFound(StorageError, LookupError):
 class SessionConflict(StorageError):
     """The stored session moved on since it was read (graph-flow 0.6's ``SessionConflict``)."""
 
+    @classmethod
+    def for_versions(
+        cls, session_id: Any, expected_version: int | None, actual_version: int | None
+    ) -> SessionConflict:
+        """The error of a save that expected ``expected_version`` and found ``actual_version``
+        (None: the row is gone)."""
+        return cls(
+            f"Failed to save session {session_id}: it was changed by another writer "
+            f"(expected version {expected_version}, stored version {actual_version}); "
+            "reload it and retry",
+            session_id=session_id,
+            expected_version=expected_version,
+            actual_version=actual_version,
+        )
+
     def __init__(
         self,
         message: str,
@@ -49,6 +65,17 @@ class SessionConflict(StorageError):
         super().__init__(message, session_id=session_id)
         self.expected_version = expected_version
         self.actual_version = actual_version
+
+
+class SessionExists(SessionConflict):
+    """A session was to be created under an id that is already stored."""
+
+    @classmethod
+    def for_id(cls, session_id: Any) -> SessionExists:
+        return cls(
+            f"Failed to create session {session_id}: a session with this id already exists",
+            session_id=session_id,
+        )
 
 
 class ContextError(StorageError, ValueError):
@@ -82,6 +109,35 @@ class ContextDeserializationError(ContextError):
 class ConnectionFailed(StorageError):
     """The sessions database could not be reached (host, port, credentials, timeout)."""
 
+    @classmethod
+    def for_database(
+        cls,
+        settings_dict: dict[str, Any],
+        alias: str,
+        exc: BaseException,
+        *,
+        action: str = "connect",
+        session_id: Any = None,
+        lost: bool = False,
+    ) -> ConnectionFailed:
+        """The error for ``exc``: where it tried to connect, never the password.
+
+        ``lost``: the connection was open and went away mid-operation (server restarted,
+        backend terminated, network cut); the next operation reconnects.
+        """
+        timeout = settings_dict.get("OPTIONS", {}).get("connect_timeout")
+        bound = f", connect timeout {timeout} s" if timeout and not lost else ""
+        how = "lost the connection to" if lost else "cannot connect to"
+        message = (
+            f"{how} {describe_database(settings_dict)} (alias {alias!r}{bound}): "
+            f"{redact(str(exc), settings_dict)}"
+        )
+        if session_id is not None:
+            message = f"Failed to {action} session {session_id}: {message}"
+        else:
+            message = message[0].upper() + message[1:]
+        return cls(message, session_id=session_id)
+
 
 class SchemaMigrationError(StorageError):
     """The sessions schema could not be created or brought up to date."""
@@ -97,3 +153,41 @@ class RetrieveError(StorageError):
 
 class DeleteError(StorageError):
     """The database failed while deleting a session."""
+
+
+# What the errors above say about a database: where it is, never its password.
+
+
+def describe_database(settings_dict: dict[str, Any]) -> str:
+    """``database 'name' on host:port as user 'user'``: where, never the password."""
+    name = settings_dict.get("NAME")
+    if "sqlite" in str(settings_dict.get("ENGINE", "")):
+        return f"SQLite database {str(name)!r}"
+    host = settings_dict.get("HOST") or "localhost (local socket)"
+    port = settings_dict.get("PORT") or 5432
+    text = f"database {name!r} on {host}:{port}"
+    if settings_dict.get("USER"):
+        text += f" as user {settings_dict['USER']!r}"
+    return text
+
+
+def redact(text: str, settings_dict: dict[str, Any]) -> str:
+    """A driver's error text for one line: without the password of ``settings_dict``
+    (drivers may echo a DSN back) and without the SQL excerpt (``LINE 1: ... ^``).
+    """
+    password = settings_dict.get("PASSWORD")
+    if password:
+        text = text.replace(str(password), "********")
+    text = re.sub(r"\s*LINE \d+:.*?\^", "", text, flags=re.DOTALL)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def safe_cause(exc: BaseException, settings_dict: dict[str, Any]) -> BaseException | None:
+    """The driver's error to chain, unless its text (or its own cause's) shows the password."""
+    password = settings_dict.get("PASSWORD")
+    chain: BaseException | None = exc
+    while chain is not None:
+        if password and str(password) in str(chain):
+            return None
+        chain = chain.__cause__
+    return exc

@@ -10,9 +10,9 @@ from django.db.models.expressions import Expression
 from django.db.models.query_utils import DeferredAttribute
 
 from .conf import app_settings
-from .context import Context
+from .contract.codec import check_context
+from .contract.types import Context
 from .exceptions import ContextDeserializationError, ContextError
-from .serialization import encode_json
 
 
 class ContextDescriptor(DeferredAttribute):
@@ -61,7 +61,7 @@ class ContextField(JSONField):
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
         if not isinstance(value, Expression):
             # Same checks as the storage backend, so the ORM cannot write what Rust can't read.
-            value = _checked_contract_json(value)
+            value = _checked(value).to_dict()
         return super().get_db_prep_save(value, connection)
 
     def value_from_object(self, obj: Any) -> Any:
@@ -77,16 +77,13 @@ class ContextField(JSONField):
         # Model validation (ModelForm, full_clean) reports a contract breach as a form error
         # naming the path, instead of failing later inside save().
         try:
-            value = _checked_contract_json(value)
+            value = _checked(value).to_dict()
         except ContextError as exc:
             raise ValidationError(str(exc), code="invalid_context") from exc
         super().validate(value, model_instance)
 
 
-def _checked_contract_json(value: Any) -> dict[str, Any]:
-    """The contract JSON of a Context or of a dict in its shape, checked as a save checks it
-    (contract, storable values, MAX_CONTEXT_BYTES); ContextError otherwise."""
-    context = value if isinstance(value, Context) else Context.from_dict(value)
-    data = context.to_dict()
-    encode_json(data, max_bytes=app_settings.MAX_CONTEXT_BYTES)
-    return data
+def _checked(value: Any) -> Context:
+    """A Context, or a dict in its shape, checked as a save checks it (contract, storable
+    values, MAX_CONTEXT_BYTES); ContextError otherwise."""
+    return check_context(value, max_bytes=app_settings.MAX_CONTEXT_BYTES)

@@ -12,14 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .context import Context
+from .contract.types import Context
 from .exceptions import ContextDeserializationError
 from .fields import ContextField
+from .storage import DatabaseSessionStorage
 from .summaries import LastMessageField, MessageCount
 
 
@@ -58,7 +59,7 @@ class Session(models.Model):
     # NULL for "no message" (Option<String>), so NULL it is, not Django's empty string.
     status_message = models.TextField(_("status message"), null=True, blank=True)  # noqa: DJ001
     context = ContextField(_("context"), default=Context)
-    # NULL is allowed because the seed's table allows it; every writer sets both.
+    # NULL is allowed because graph-flow's table allows it; every writer sets both.
     created_at = models.DateTimeField(_("created"), null=True, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(_("updated"), null=True, db_default=Now(), editable=False)
     version = models.BigIntegerField(_("version"), default=0, db_default=0, editable=False)
@@ -83,18 +84,30 @@ class Session(models.Model):
     def __str__(self) -> str:
         return f"{self.graph_id} {self.id}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Plain ORM save (admin edits, fixtures). Workflows should use the storage backend,
-        whose save is a single upsert; this one keeps the same bookkeeping: ``updated_at``
-        moves and ``version`` grows on every update.
+    def save(
+        self,
+        *args: Any,
+        force_insert: Any = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Any = None,
+    ) -> None:
+        """Plain ORM save (admin edits, fixtures, ``objects.create``), written by the storage
+        backend, so the version and ``updated_at`` follow the same rules as every other
+        write (the database decides both): a new instance is created (never overwriting a
+        stored row: SessionExists), a loaded one saved with graph-flow's upsert, and
+        ``update_fields`` writes only those fields, with the same bookkeeping.
         """
-        if not self._state.adding:
-            self.updated_at = timezone.now()
-            self.version = (self.version or 0) + 1
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "updated_at", "version"}
-        super().save(*args, **kwargs)
+        if args:
+            raise TypeError("Session.save() takes keyword arguments only")
+        storage = _storage(using or router.db_for_write(type(self), instance=self))
+        if update_fields is not None:
+            if update_fields:  # an empty list saves nothing, as in Django
+                storage.save_fields(self, update_fields)
+        elif force_insert or (self._state.adding and not force_update):
+            storage.create(self)
+        else:
+            storage.save(self)
 
     def clean_fields(self, exclude: Any = None) -> None:
         # Django reads each value with getattr(), which for ``context`` would raise the
@@ -132,3 +145,14 @@ class Session(models.Model):
         except ContextDeserializationError as exc:
             return exc
         return None
+
+
+_storages: dict[str, DatabaseSessionStorage] = {}
+
+
+def _storage(alias: str) -> DatabaseSessionStorage:
+    # One per alias: a storage keeps the statements it built for the alias's connections.
+    storage = _storages.get(alias)
+    if storage is None:
+        storage = _storages.setdefault(alias, DatabaseSessionStorage(using=alias))
+    return storage

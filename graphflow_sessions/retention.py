@@ -31,9 +31,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from .conf import app_settings
+from .contract.codec import write_context
 from .models import Session
 from .routers import sessions_database
-from .serialization import encode_json
 from .signals import session_deleted, sessions_pruned
 
 __all__ = [
@@ -462,9 +462,9 @@ def _trim_python_batch(
     trimmed = 0
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         for session_id, new_raw, version in changes:
-            text = encode_json(
+            text = write_context(
                 new_raw, max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
-            )
+            ).json
             cursor.execute(
                 "UPDATE sessions SET context = %s, version = version + 1 "
                 "WHERE id = %s AND version = %s",

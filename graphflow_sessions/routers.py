@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .conf import app_settings
+from .connect import connected_aliases
 
 APP_LABEL = "graphflow_sessions"
 
@@ -40,8 +41,6 @@ class SessionsRouter:
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
         if app_label == APP_LABEL:
             # PostgresSessionStorage.connect(url) asked for a storage on that database
-            # explicitly, and its first connect creates the schema there, as the seed's does.
-            from .connect import connected_aliases
-
+            # explicitly, and its first connect creates the schema there, as graph-flow's does.
             return db == sessions_database() or db in connected_aliases()
         return None

@@ -28,17 +28,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from .conf import app_settings
-from .context import Context, parse_timestamp
+from .contract.codec import write_context
+from .contract.jsontext import decode_json, encode_json
+from .contract.timestamps import parse_timestamp
 from .exceptions import GraphFlowSessionsError
 from .ids import parse_session_id
 from .models import Session
 from .routers import list_database, sessions_database
-from .serialization import decode_json, encode_json
+from .storage import DatabaseSessionStorage
 
 __all__ = [
     "EXPORT_FIELDS",
@@ -269,13 +271,11 @@ def parse_line(text: str | bytes, number: int) -> SessionRecord:
             session_id = parse_session_id(record["id"])
         except GraphFlowSessionsError as exc:
             raise _BadLine(f"id: {exc}") from None
-        raw_context = record["context"]
         try:
-            Context.from_dict(raw_context)
             # The context is stored as given (not re-shaped), so the row comes back exactly.
-            context_json = encode_json(
-                raw_context, max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
-            )
+            context_json = write_context(
+                record["context"], max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
+            ).json
         except GraphFlowSessionsError as exc:
             raise _BadLine(f"context: {exc}") from None
         version = record.get("version", 0)
@@ -356,77 +356,6 @@ def import_sessions(
     return result
 
 
-class _Writer:
-    """The upsert for one connection: every column from the file, nothing recomputed."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-        postgres = connection.vendor == "postgresql"
-        self.row = (
-            "(%s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
-            if postgres
-            else "(" + ", ".join(["%s"] * 8) + ")"
-        )
-        self.upsert = connection.vendor in ("postgresql", "sqlite")
-        self.pk = Session._meta.pk
-
-    def params(self, record: SessionRecord) -> list[Any]:
-        adapt = self.connection.ops.adapt_datetimefield_value
-        assert self.pk is not None
-        return [
-            self.pk.get_db_prep_value(record.id, self.connection),
-            record.graph_id,
-            record.current_task_id,
-            record.status_message,
-            record.context_json,
-            adapt(record.created_at),
-            adapt(record.updated_at),
-            record.version,
-        ]
-
-    def existing(self, records: list[SessionRecord]) -> set[uuid.UUID]:
-        ids = [record.id for record in records]
-        return set(
-            Session.objects.using(self.connection.alias)
-            .filter(id__in=ids)
-            .values_list("id", flat=True)
-        )
-
-    def write(self, records: list[SessionRecord]) -> None:
-        if not self.upsert:
-            self._write_with_orm(records)
-            return
-        columns = ", ".join(EXPORT_FIELDS)
-        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in EXPORT_FIELDS[1:])
-        with self.connection.cursor() as cursor:
-            # At most 1000 rows per statement: 8000 parameters, under every driver's limit.
-            for start in range(0, len(records), 1000):
-                part = records[start : start + 1000]
-                cursor.execute(
-                    f"INSERT INTO sessions ({columns}) VALUES {', '.join([self.row] * len(part))} "
-                    f"ON CONFLICT (id) DO UPDATE SET {updates}",
-                    [value for record in part for value in self.params(record)],
-                )
-
-    def _write_with_orm(self, records: list[SessionRecord]) -> None:
-        # Databases without INSERT ... ON CONFLICT: replace each row.
-        manager = Session.objects.using(self.connection.alias)
-        manager.filter(id__in=[record.id for record in records]).delete()
-        manager.bulk_create(
-            Session(
-                id=record.id,
-                graph_id=record.graph_id,
-                current_task_id=record.current_task_id,
-                status_message=record.status_message,
-                context=decode_json(record.context_json),
-                created_at=record.created_at,
-                updated_at=record.updated_at,
-                version=record.version,
-            )
-            for record in records
-        )
-
-
 def _write_batch(
     alias: str,
     records: list[SessionRecord],
@@ -434,16 +363,15 @@ def _write_batch(
     result: ImportResult,
     fail: Callable[[LineError], None],
 ) -> None:
-    writer = _Writer(connections[alias])
     if dry_run:
-        existing = writer.existing(records)
+        existing = _existing(alias, records)
         result.updated += len(existing)
         result.created += len(records) - len(existing)
         return
     try:
         with transaction.atomic(using=alias):
-            existing = writer.existing(records)
-            writer.write(records)
+            existing = _existing(alias, records)
+            DatabaseSessionStorage(using=alias).restore_many([_row(r) for r in records])
     except DatabaseError:
         if len(records) == 1:
             raise
@@ -456,3 +384,22 @@ def _write_batch(
         return
     result.updated += len(existing)
     result.created += len(records) - len(existing)
+
+
+def _existing(alias: str, records: list[SessionRecord]) -> set[uuid.UUID]:
+    ids = [record.id for record in records]
+    return set(Session.objects.using(alias).filter(id__in=ids).values_list("id", flat=True))
+
+
+def _row(record: SessionRecord) -> dict[str, Any]:
+    """The record as the storage restores it: every column, as in the file."""
+    return {
+        "id": record.id,
+        "graph_id": record.graph_id,
+        "current_task_id": record.current_task_id,
+        "status_message": record.status_message,
+        "context": record.context_json,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "version": record.version,
+    }

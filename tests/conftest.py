@@ -39,17 +39,16 @@ def on_postgres() -> bool:
 
 
 @pytest.fixture(params=["msgspec", "json-only"])
-def with_and_without_msgspec(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def with_and_without_msgspec(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run the test with msgspec (the postgres extra installs it) and as without it."""
-    from graphflow_sessions import wire
+    from graphflow_sessions.contract import codec
 
+    assert codec.MSGSPEC_INSTALLED
     if request.param == "json-only":
-        monkeypatch.setattr(wire, "available", False)
+        with codec.without_msgspec():
+            yield str(request.param)
     else:
-        assert wire.available
-    return str(request.param)
+        yield str(request.param)
 
 
 @pytest.fixture

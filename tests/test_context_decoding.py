@@ -1,6 +1,6 @@
 """The storage reads a stored context with msgspec when installed, and gets what json gives.
 
-msgspec reads a context in the contract's shape straight into a Context (see wire.py);
+msgspec reads a context in the contract's shape straight into a Context (see contract/codec.py);
 anything else (not JSON, a breach of the contract, unusual timestamps, deep nesting) takes
 json's path, so values and errors are json's whichever way a context was read (and
 PostgreSQL's numeric holds any integer).
@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from graphflow_sessions import wire
 from graphflow_sessions.context import Context
+from graphflow_sessions.contract import codec
+from graphflow_sessions.contract.codec import read_stored as decode_context_json
+from graphflow_sessions.contract.jsontext import decode_json
 from graphflow_sessions.exceptions import ContextDeserializationError
-from graphflow_sessions.serialization import decode_context_json, decode_json
 from graphflow_sessions.storage import DatabaseSessionStorage
 from tests.admin_support import insert_raw
 
@@ -135,26 +136,25 @@ def test_integers_beyond_64_bits_come_back_exactly() -> None:
 
 
 @pytest.mark.django_db
-def test_a_big_integer_where_the_contract_wants_text_gets_the_same_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_big_integer_where_the_contract_wants_text_gets_the_same_error() -> None:
     # msgspec reads the content as JSON text, found not to be a string: json's path then
     # builds the error, the same with msgspec as without.
     session_id = insert_raw(
         {"data": {}, "chat_history": {"messages": [{**MESSAGE, "content": BIG}]}}
     )
     errors = []
-    for available in (True, False):
-        monkeypatch.setattr(wire, "available", available)
-        with pytest.raises(ContextDeserializationError) as raised:
-            DatabaseSessionStorage().get(session_id)
-        errors.append(str(raised.value))
+    with pytest.raises(ContextDeserializationError) as raised:
+        DatabaseSessionStorage().get(session_id)
+    errors.append(str(raised.value))
+    with codec.without_msgspec(), pytest.raises(ContextDeserializationError) as raised:
+        DatabaseSessionStorage().get(session_id)
+    errors.append(str(raised.value))
     assert errors[0] == errors[1]
     assert "chat_history.messages[0].content: expected a string, got a number" in errors[0]
 
 
 @pytest.mark.django_db
-def test_a_stored_context_is_equal_however_it_was_read(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stored_context_is_equal_however_it_was_read() -> None:
     value = {
         "data": {"amount": 1450.5, "n": BIG, "text": "€ 😀", "none": None, "t": True},
         "chat_history": {"messages": [MESSAGE] * 3, "max_messages": None},
@@ -162,8 +162,8 @@ def test_a_stored_context_is_equal_however_it_was_read(monkeypatch: pytest.Monke
     session_id = insert_raw(value)
     storage = DatabaseSessionStorage()
     fast = storage.get(session_id)
-    monkeypatch.setattr(wire, "available", False)
-    plain = storage.get(session_id)
+    with codec.without_msgspec():
+        plain = storage.get(session_id)
     assert fast is not None and plain is not None
     assert repr(fast.context.to_dict()) == repr(plain.context.to_dict())
     assert fast.context.to_dict() == value

@@ -2,7 +2,7 @@
 
 On PostgreSQL with psycopg 3 the storage runs its statement on a server-binding cursor of
 Django's connection and sends the context as a jsonb parameter written with ``\\u`` escapes
-(``serialization.encode_jsonb``). These tests hold it to what the plain path does: the same
+(``contract.jsontext.encode_jsonb``). These tests hold it to what the plain path does: the same
 values accepted, the same errors for what is refused, the characters (not the escapes)
 stored, and Django's query logging and execute wrappers still seeing every statement.
 """
@@ -16,15 +16,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from graphflow_sessions import wire
 from graphflow_sessions.context import Context
+from graphflow_sessions.contract import codec
+from graphflow_sessions.contract.jsontext import encode_json_utf8, encode_jsonb
 from graphflow_sessions.exceptions import ContextSerializationError, ContextTooLarge
 from graphflow_sessions.models import Session
-from graphflow_sessions.serialization import (
-    encode_context_jsonb,
-    encode_json_utf8,
-    encode_jsonb,
-)
 from graphflow_sessions.storage import DatabaseSessionStorage
 
 LIMIT = 1000
@@ -99,6 +95,12 @@ def context_outcome(context: Context) -> tuple[Any, Any]:
     return outcome(lambda _value, **kw: encode_context_jsonb(context, **kw), None)
 
 
+def encode_context_jsonb(context: Context, **kwargs: Any) -> tuple[str | None, bytes]:
+    """The context as the PostgreSQL save sends it."""
+    encoded = codec.write_context(context, jsonb=True, **kwargs)
+    return encoded.text, encoded.utf8
+
+
 @pytest.mark.parametrize("text", TEXTS)
 @pytest.mark.parametrize("max_messages", [1000, None])
 def test_a_context_in_the_jsonb_form_is_what_the_utf8_form_gives(
@@ -124,7 +126,7 @@ def test_the_jsonb_form_of_text_beyond_ascii_is_ascii() -> None:
 
 
 def test_with_msgspec_the_chat_history_is_written_by_msgspec() -> None:
-    assert wire.available  # the postgres extra installs msgspec
+    assert codec.MSGSPEC_INSTALLED  # the postgres extra installs msgspec
     value = contract({"k": "€"}, "€ long text " * 10_000)
     text, data = encode_context_jsonb(Context.from_dict(value))
     # Not the careful path (which returns text too), and the history is UTF-8, not json's

@@ -20,12 +20,12 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from graphflow_sessions import prepared
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import SessionConflict
 from graphflow_sessions.models import Session
 from graphflow_sessions.retention import prune_sessions
 from graphflow_sessions.storage import DatabaseSessionStorage
+from graphflow_sessions.storage import executor as prepared
 from graphflow_sessions.transfer import iter_export_lines
 
 from .infra.databases import database_alias, postgres

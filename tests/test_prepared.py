@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 
-from graphflow_sessions import prepared
 from graphflow_sessions.context import Context
 from graphflow_sessions.models import Session
 from graphflow_sessions.storage import DatabaseSessionStorage
+from graphflow_sessions.storage import executor as prepared
 from tests.roundtrips import count_round_trips
 
 pytestmark = [
@@ -133,9 +133,9 @@ def test_a_connection_that_reports_another_backend_is_never_prepared_again() -> 
     storage.save(session)
     pgconn = connection.connection
     # What a pooler looks like: statements report a backend other than the one announced.
-    prepared.ran(pgconn, "SELECT 1", prepared=False, backend_pid=pgconn.info.backend_pid + 1)
+    prepared.record_backend_pid(pgconn, pgconn.info.backend_pid + 1)
     assert prepared.is_direct(pgconn) is False
-    prepared.ran(pgconn, "SELECT 1", prepared=False, backend_pid=pgconn.info.backend_pid)
+    prepared.record_backend_pid(pgconn, pgconn.info.backend_pid)
     assert prepared.is_direct(pgconn) is False  # not direct stays not direct
     for _ in range(3):
         storage.save(session)

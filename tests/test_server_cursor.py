@@ -12,7 +12,8 @@ from django.db import connection
 from graphflow_sessions.context import Context
 from graphflow_sessions.exceptions import SaveError
 from graphflow_sessions.models import Session
-from graphflow_sessions.storage import _CURSOR, KEEP_RESULTS_BELOW, DatabaseSessionStorage
+from graphflow_sessions.storage import DatabaseSessionStorage
+from graphflow_sessions.storage.executor import KEEP_RESULTS_BELOW, reused_cursor
 
 pytestmark = [
     pytest.mark.postgres,
@@ -28,7 +29,7 @@ def new_session(text: str = "hello") -> Session:
 
 
 def kept_cursor() -> object:
-    return getattr(connection.connection, _CURSOR, None)
+    return reused_cursor(connection.connection)
 
 
 def test_one_cursor_serves_every_operation_on_a_connection() -> None:

@@ -1,4 +1,4 @@
-"""A history read by msgspec (wire.py) keeps its messages as stored until they are used.
+"""A history read by msgspec (contract/codec.py) keeps its messages as stored until they are used.
 
 What a caller sees must not depend on it: every method gives what a history built by
 Context.from_dict gives, appends and limits work on the unread items, and a save writes
@@ -12,15 +12,22 @@ from typing import Any
 
 import pytest
 
-from graphflow_sessions import wire
 from graphflow_sessions.context import Context, MessageRole, SerializableMessage
+from graphflow_sessions.contract import codec
 from graphflow_sessions.exceptions import ContextDeserializationError, ContextSerializationError
 from graphflow_sessions.models import Session
-from graphflow_sessions.serialization import encode_context_jsonb
 from graphflow_sessions.storage import DatabaseSessionStorage
 from tests.admin_support import insert_raw
 
-pytestmark = pytest.mark.skipif(not wire.available, reason="needs msgspec (postgres extra)")
+pytestmark = pytest.mark.skipif(
+    not codec.MSGSPEC_INSTALLED, reason="needs msgspec (postgres extra)"
+)
+
+
+def encode_context_jsonb(context: Context) -> tuple[str | None, bytes]:
+    """The context as the PostgreSQL save sends it."""
+    encoded = codec.write_context(context, jsonb=True)
+    return encoded.text, encoded.utf8
 
 
 def contract(count: int, max_messages: int | None = 1000) -> dict[str, Any]:
@@ -40,13 +47,12 @@ def contract(count: int, max_messages: int | None = 1000) -> dict[str, Any]:
 
 
 def read(value: dict[str, Any]) -> Context:
-    context = wire.read_context(json.dumps(value, ensure_ascii=False))
-    assert context is not None
-    return context
+    return codec.read_context(json.dumps(value, ensure_ascii=False))
 
 
 def stored_items(context: Context) -> int:
-    return sum(type(item) is wire.StoredMessage for item in context._chat._items)
+    items = context.history_items_for_writing(lambda role, content, timestamp: None)
+    return sum(type(item) is codec.StoredMessage for item in items)
 
 
 def test_reading_builds_no_message_until_one_is_used() -> None:
@@ -104,18 +110,19 @@ def test_appending_to_an_unread_history_keeps_the_limit_and_the_order() -> None:
 
 def test_a_saved_unread_history_is_the_same_json(with_and_without_msgspec: str) -> None:
     value = contract(5)
-    context = read(value) if wire.available else Context.from_dict(value)
+    context = read(value)
     context.add_assistant_message("and one more")
     _text, data = encode_context_jsonb(context)
     expected = Context.from_dict(value)
-    expected._chat.append(context.get_last_messages(1)[0])
+    added = context.get_last_messages(1)[0]
+    expected.add_message(added.role, added.content, added.timestamp_text)
     assert json.loads(data) == expected.to_dict()
 
 
 def test_unread_contents_are_written_back_as_they_were_read() -> None:
     # The same characters, spelled as stored: nothing was decoded and encoded again.
     text = json.dumps(contract(2))  # ASCII: \u20ac for the euro sign, surrogate pairs...
-    context = Context.from_json(text)
+    context = codec.read_context(text)
     _text, data = encode_context_jsonb(context)
     assert b"\\u20ac" in data and b"\\ud83d\\ude00" in data
     assert json.loads(data) == json.loads(text)
@@ -151,8 +158,7 @@ def test_a_content_that_is_not_utf8_fails_where_it_is_used_naming_the_message() 
     # Bytes are read as UTF-8 unchecked (the storage passes only a UTF8 database's); should
     # they be anything else, the error names the message when it is built.
     text = json.dumps(contract(3)).encode().replace(b"message 1", b"message \xff")
-    context = wire.read_context(text)
-    assert context is not None
+    context = codec.read_context(text)
     assert context.get_last_messages(1)[0].content.startswith("message 2")  # not affected
     with pytest.raises(ContextDeserializationError, match=r"chat_history\.messages\[1\]\.content"):
         context.get_all_messages()
@@ -160,7 +166,7 @@ def test_a_content_that_is_not_utf8_fails_where_it_is_used_naming_the_message() 
 
 def test_a_history_with_no_messages_has_nothing_stored() -> None:
     context = read(contract(0))
-    assert context._chat._stored is False
+    assert stored_items(context) == 0
     assert context.get_all_messages() == []
 
 

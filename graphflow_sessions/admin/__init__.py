@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 from ..conf import app_settings
 from ..models import Session
 from ..routers import sessions_database
+from ..storage import DatabaseSessionStorage
 from . import export
 from .changelist import SessionChangeList
 from .filters import GraphFilter, TaskFilter
@@ -109,6 +110,17 @@ class SessionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.edits_allowed() and super().has_change_permission(request, obj)
+
+    # Writes -----------------------------------------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: Session, form: Any, change: bool) -> None:
+        # The storage writes the row: a new session is created (never over a stored one), an
+        # edited one saved only if still at the version the editor read.
+        storage = DatabaseSessionStorage(using=sessions_database())
+        if change:
+            storage.save(obj, expected_version=form.cleaned_data.get("expected_version"))
+        else:
+            storage.create(obj)
 
     # List -------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..context import Context
+from ..contract.types import Context
 from ..routers import list_database
 
 # The stored shape's columns, the same as graphflow_sessions_export writes (so an admin

@@ -11,10 +11,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
-from ..context import Context
+from ..contract.codec import check_context, read_context
+from ..contract.types import Context
 from ..exceptions import GraphFlowSessionsError
 from ..models import Session
-from ..serialization import decode_json, encode_json
 
 
 class ContextJSONField(forms.CharField):
@@ -34,8 +34,7 @@ class ContextJSONField(forms.CharField):
         if not text:
             raise forms.ValidationError(_("Enter the context as JSON."), code="required")
         try:
-            context = Context.from_dict(decode_json(text))
-            encode_json(context.to_dict(), max_bytes=app_settings.MAX_CONTEXT_BYTES)
+            context = check_context(read_context(text), max_bytes=app_settings.MAX_CONTEXT_BYTES)
         except GraphFlowSessionsError as exc:
             raise forms.ValidationError(
                 _("The context does not follow the graph-flow contract: %(error)s"),
@@ -46,7 +45,7 @@ class ContextJSONField(forms.CharField):
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         try:
-            return Context.from_dict(decode_json(data)) != (
+            return read_context(data) != (
                 initial if isinstance(initial, Context) else Context.from_dict(initial)
             )
         except GraphFlowSessionsError:

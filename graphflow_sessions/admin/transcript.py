@@ -16,7 +16,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
-from ..context import Context, MessageRole, SerializableMessage
+from ..contract.shape import MessageRole
+from ..contract.types import Context, SerializableMessage
 
 #: GET parameter of the change page that picks the transcript page ("last" for the newest).
 PAGE_PARAMETER = "transcript_page"

@@ -24,9 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 
+from ..contract.jsontext import encode_json
 from ..exceptions import ContextSerializationError
 from ..models import Session
-from ..serialization import encode_json
 
 DATA_PREFIX = "data."
 #: More data filters than this in one request is refused (each one is a containment test).

@@ -2,7 +2,7 @@
 
 DRF's parser follows the project's ``STRICT_JSON`` setting and reads bodies of any size
 (Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` only guards ``request.body``, which DRF bypasses).
-These parsers always refuse NaN and Infinity (``serialization.decode_json``), and refuse a
+These parsers always refuse NaN and Infinity (``contract.jsontext.decode_json``), and refuse a
 body larger than ``API_MAX_BODY_BYTES`` with 413 before reading it all.
 """
 
@@ -17,8 +17,8 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 
 from ..conf import app_settings
+from ..contract.jsontext import decode_json, format_size
 from ..exceptions import ContextDeserializationError
-from ..serialization import decode_json, format_size
 
 # Room for the session's other fields and the client's whitespace around a context of
 # MAX_CONTEXT_BYTES (the context itself is measured again, exactly, when it is encoded).

@@ -1,8 +1,8 @@
 """Request and response shapes. The context is validated by the library, not re-described.
 
-``ContextField`` hands a received context to ``Context.from_dict`` (the graph-flow contract)
-and the encoded size/NUL/NaN checks to ``serialization.encode_json``, so the API accepts
-exactly what the storage backend and a Rust service accept. The nested serializers below
+``ContextField`` hands a received context to ``contract.check_context`` (the graph-flow
+contract, and the encoded size/NUL/NaN checks of every save), so the API accepts exactly
+what the storage backend and a Rust service accept. The nested serializers below
 (``ContextSchemaSerializer`` and friends) only describe that shape in the OpenAPI schema.
 """
 
@@ -15,9 +15,10 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from ..conf import app_settings
-from ..context import Context, MessageRole
+from ..contract.codec import check_context
+from ..contract.shape import MessageRole
+from ..contract.types import Context
 from ..exceptions import ContextError, ContextTooLarge
-from ..serialization import encode_json
 from .parsers import RequestTooLarge
 
 ROLE_CHOICES = [(role.value, role.value) for role in MessageRole]
@@ -92,8 +93,7 @@ class ContextField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> Context:
         try:
-            context = Context.from_dict(data)
-            encode_json(context.to_dict(), max_bytes=app_settings.MAX_CONTEXT_BYTES)
+            context = check_context(data, max_bytes=app_settings.MAX_CONTEXT_BYTES)
         except ContextTooLarge as exc:
             raise too_large(exc) from exc
         except ContextError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils.translation import gettext_lazy as _
@@ -39,13 +39,11 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..context import Context
-from ..exceptions import InvalidSessionId
+from ..contract.types import Context
+from ..exceptions import InvalidSessionId, SessionExists
 from ..ids import parse_session_id
 from ..models import Session
 from ..routers import list_database, sessions_database
-from ..signals import session_saved
-from ..storage import DatabaseSessionStorage
 from ..summaries import LastMessageField, MessageCount
 from .conditional import check_if_match, etag_for, not_modified, require_if_match, session_etag
 from .errors import Conflict, exception_handler
@@ -219,22 +217,17 @@ class SessionViewSet(viewsets.GenericViewSet):
             current_task_id=values["current_task_id"],
             status_message=values["status_message"],
             context=values.get("context") or Context(),
-            version=1,  # as the storage backend numbers a new row
         )
         prepare_new_session(request, session)
-        alias = sessions_database()
-        with transaction.atomic(using=alias):
+        with transaction.atomic(using=sessions_database()):
             try:
                 # Insert only: a client-chosen id that exists is a conflict, never an overwrite.
-                with transaction.atomic(using=alias):
-                    session.save(using=alias, force_insert=True)
-            except IntegrityError:
+                storage.create(session)
+            except SessionExists:
                 raise Conflict(
                     _("A session with id %(id)s already exists.") % {"id": session.pk}
                 ) from None
             ensure_in_scope(request, session.pk)
-            session_saved.send(DatabaseSessionStorage, session=session, using=alias)
-        session.refresh_from_db(using=alias, fields=["created_at", "updated_at", "version"])
         location = request.build_absolute_uri(f"{session.pk}/")
         return Response(
             self.get_serializer(session).data,

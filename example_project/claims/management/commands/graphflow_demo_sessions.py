@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections, transaction
 
 from graphflow_sessions.conf import app_settings
+from graphflow_sessions.contract.jsontext import encode_json
 from graphflow_sessions.models import Session
 from graphflow_sessions.routers import sessions_database
-from graphflow_sessions.serialization import encode_json
 
 from ...demo import demo_sessions
 from ...tasks import GRAPH_ID, FinalSummaryTask

@@ -1,4 +1,4 @@
-"""JSON encoding with the checks PostgreSQL's jsonb (and graph-flow's reader) impose.
+"""JSON as PostgreSQL's jsonb and graph-flow's Rust reader (serde_json) accept it.
 
 One encoder serves every write path (storage, admin form, REST API, import) so that the
 same bad input gets the same error on PostgreSQL and SQLite: a NUL character, NaN or
@@ -6,6 +6,8 @@ Infinity, a lone surrogate, or a value JSON cannot hold is refused before anythi
 the database, with the key path in the message. The checks cost nothing on the common path:
 the encoder itself refuses NaN and unknown types, and only when it fails (or its output
 contains an escaped NUL) do we walk the value to find out where.
+
+This module knows JSON, not the context's shape: that is ``shape.py``'s.
 """
 
 from __future__ import annotations
@@ -13,20 +15,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import wire
-from .exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
-
-if TYPE_CHECKING:
-    from .context import Context
+from ..exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
 
 __all__ = [
+    "MAX_NESTING",
+    "check_depth",
     "decode_json",
-    "encode_context_jsonb",
     "encode_json",
     "encode_json_utf8",
     "encode_jsonb",
+    "escaped_json",
     "find_too_deep",
     "find_unstorable",
     "format_size",
@@ -44,8 +44,6 @@ _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allo
 # In that form, the escapes of a NUL or of any surrogate (the encoder writes lower-case hex);
 # one search for both is faster than two substring tests.
 _NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])")
-# A NUL in msgspec's output (a compiled search is twice as fast as ``in`` on bytes).
-_NUL_ESCAPE_BYTES = re.compile(rb"\\u0000")
 
 
 def encode_json(
@@ -60,7 +58,7 @@ def encode_json_utf8(
 ) -> tuple[str, bytes]:
     """``encode_json``, also returning the UTF-8 bytes it measured, so that a caller sending
     bytes (the PostgreSQL save) does not encode a megabyte-sized context a second time."""
-    _refuse_too_deep(value, what, session_id)
+    check_depth(value, what=what, session_id=session_id)
     return _encode_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
 
 
@@ -94,7 +92,12 @@ def _encode_utf8(
 
 
 def encode_jsonb(
-    value: Any, *, max_bytes: int | None = None, session_id: Any = None, what: str = "context"
+    value: Any,
+    *,
+    max_bytes: int | None = None,
+    session_id: Any = None,
+    what: str = "context",
+    depth_checked: bool = False,
 ) -> tuple[str | None, bytes]:
     """``encode_json_utf8`` for a PostgreSQL jsonb parameter: the same checks, errors and
     stored value, usually written with non-ASCII characters as ``\\u`` escapes. The text is
@@ -107,67 +110,22 @@ def encode_jsonb(
     it proves the UTF-8 form is too. Whenever that form could differ in outcome (near the
     limit, an escaped NUL, any escaped surrogate: lone, or half of an emoji's pair) or the
     encoder fails, encode_json_utf8 decides, with its own errors.
+
+    ``depth_checked``: the caller has already run ``check_depth`` on every part of ``value``
+    that can nest (a context's data), so the walk is not repeated.
     """
-    _refuse_too_deep(value, what, session_id)
-    return _encode_jsonb(value, max_bytes=max_bytes, session_id=session_id, what=what)
-
-
-def _encode_jsonb(
-    value: Any, *, max_bytes: int | None, session_id: Any, what: str
-) -> tuple[str | None, bytes]:
-    data = _ascii_json(value)
+    if not depth_checked:
+        check_depth(value, what=what, session_id=session_id)
+    data = escaped_json(value)
     if data is None or (max_bytes is not None and len(data) > max_bytes):
         return _encode_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
     return None, data
 
 
-def encode_context_jsonb(
-    context: Context, *, max_bytes: int | None = None, session_id: Any = None
-) -> tuple[str | None, bytes]:
-    """``encode_jsonb`` of ``context.to_dict()``, faster with msgspec installed (the
-    ``postgres`` extra): the messages, most of a large context, are written by msgspec, about
-    ten times faster than json at a megabyte, and those read and not looked at since go back
-    as they were read (see wire.py). Message contents are strings by SerializableMessage's
-    construction and wire.read_context's checks, so msgspec and json accept and refuse the
-    same (msgspec fails on a lone surrogate; an escaped NUL is looked for); anything in doubt
-    goes the way of encode_jsonb.
-    """
-    # The messages sit at a fixed depth (level 4); only the data can nest deeper.
-    _refuse_too_deep(context._data, "context", session_id, depth=2, path="data")
-    if wire.available:
-        data = _context_bytes(context)
-        if data is not None and (max_bytes is None or len(data) <= max_bytes):
-            return None, data
-    return _encode_jsonb(
-        context.to_dict(), max_bytes=max_bytes, session_id=session_id, what="context"
-    )
-
-
-def _context_bytes(context: Context) -> bytes | None:
-    # {"data": {...}, "chat_history": {"messages": [...], "max_messages": n}}, as
-    # Context.to_dict() gives it; jsonb keeps no key order, so only the values matter.
-    history = context._chat
-    messages = wire.messages_json(history._items)
-    if messages is None or _NUL_ESCAPE_BYTES.search(messages) is not None:
-        return None
-    data, limit = _ascii_json(context._data), _ascii_json(history.max_messages)
-    if data is None or limit is None:
-        return None
-    return b"".join(
-        (
-            b'{"data":',
-            data,
-            b',"chat_history":{"messages":',
-            messages,
-            b',"max_messages":',
-            limit,
-            b"}}",
-        )
-    )
-
-
-def _ascii_json(value: Any) -> bytes | None:
-    """The escaped form, or None when encode_json_utf8 must decide."""
+def escaped_json(value: Any) -> bytes | None:
+    """``value`` as JSON with non-ASCII characters as ``\\u`` escapes (see encode_jsonb), or
+    None when encode_json_utf8 must decide (the encoder fails, or the text holds an escaped
+    NUL or surrogate)."""
     try:
         text = _ASCII_ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
@@ -187,15 +145,6 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
         raise ContextDeserializationError(f"{what}: not valid JSON: {exc}") from exc
     except RecursionError as exc:  # Python's parser recurses once per nesting level
         raise ContextDeserializationError(f"{what}: JSON is nested too deeply to read") from exc
-
-
-def decode_context_json(text: str | bytes) -> Any:
-    """A stored context: a Context when msgspec reads it in the contract's shape (see
-    wire.py), else what ``decode_json`` gives (the Context is then built, and a breach of the
-    contract reported with its path, where the context is first used). Bytes must be UTF-8.
-    """
-    context = wire.read_context(text)
-    return context if context is not None else decode_json(text)
 
 
 def _reject_constant(name: str) -> Any:
@@ -238,9 +187,11 @@ def _path_to(entry: tuple[Any, int, int, Any], seen: list[Any], root: str) -> st
     return path.lstrip(".") or "(root)"
 
 
-def _refuse_too_deep(
-    value: Any, what: str, session_id: Any, *, depth: int = 1, path: str = ""
+def check_depth(
+    value: Any, *, depth: int = 1, path: str = "", what: str = "context", session_id: Any = None
 ) -> None:
+    """Raise ContextSerializationError when ``value`` (at level ``depth`` and ``path``) nests
+    deeper than graph-flow's reader reads."""
     where = find_too_deep(value, depth=depth, path=path)
     if where is not None:
         problem = (

@@ -1,0 +1,151 @@
+"""What every storage does: graph-flow's ``SessionStorage`` trait, and the checks of a row.
+
+    storage.save(session)                     # insert or replace (graph-flow's upsert)
+    storage.save(session, expected_version=3) # only if still at version 3 (graph-flow 0.6)
+    storage.create(session)                   # insert only: SessionExists if the id is taken
+    storage.get(session_id)                   # a Session, or None
+    storage.delete(session_id)                # deleting an absent id is not an error
+    await storage.asave(session)              # async twins: asave, acreate, aget, adelete
+
+A save keeps ``created_at``, moves ``updated_at`` and adds one to ``version``; a new row
+starts at version 1 (one past ``expected_version`` when given). Every backend checks a row
+the same way (``checked_row``) before anything reaches the database, so the same bad input
+gets the same error everywhere.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+
+from ..conf import app_settings
+from ..contract.codec import EncodedContext, write_context
+from ..exceptions import InvalidSession, SessionNotFound
+from ..ids import parse_session_id
+from ..signals import session_saved
+from .sql import FIRST_VERSION
+
+if TYPE_CHECKING:
+    from ..models import Session
+
+__all__ = ["SessionRow", "SessionStorage", "checked_row", "new_row_version", "saved"]
+
+
+def new_row_version(expected_version: int | None) -> int:
+    """The version a save gives a row it creates (graph-flow 0.6: one past the version the
+    session was read at, normally 0)."""
+    return FIRST_VERSION if expected_version is None else expected_version + 1
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """What a save writes, checked and encoded once for every backend."""
+
+    id: uuid.UUID
+    graph_id: str
+    current_task_id: str
+    status_message: str | None
+    context: EncodedContext
+
+
+def checked_row(session: Session, *, jsonb: bool = False) -> SessionRow:
+    """The session's row, or InvalidSession / InvalidSessionId / ContextError saying what
+    cannot be stored. ``jsonb``: the context goes out as a PostgreSQL jsonb parameter."""
+    session_id = parse_session_id(session.id)
+    session.id = session_id
+    for name in ("graph_id", "current_task_id", "status_message"):
+        value = getattr(session, name)
+        if value is None and name == "status_message":
+            continue
+        if not isinstance(value, str):
+            raise InvalidSession(
+                f"cannot save session {session_id}: {name} must be a string, "
+                f"got {type(value).__name__}",
+                session_id=session_id,
+            )
+        if "\x00" in value:
+            raise InvalidSession(
+                f"cannot save session {session_id}: {name} contains a NUL character (\\u0000), "
+                "which PostgreSQL text cannot store",
+                session_id=session_id,
+            )
+        if not value.isascii() and not _is_utf8(value):
+            raise InvalidSession(
+                f"cannot save session {session_id}: {name} contains a lone surrogate, "
+                "which is not valid UTF-8",
+                session_id=session_id,
+            )
+    context = write_context(
+        session.context,  # a dict assigned by the caller is checked on access
+        max_bytes=app_settings.MAX_CONTEXT_BYTES,
+        session_id=session_id,
+        jsonb=jsonb,
+    )
+    return SessionRow(
+        session_id, session.graph_id, session.current_task_id, session.status_message, context
+    )
+
+
+def _is_utf8(text: str) -> bool:
+    # A lone surrogate (from a bad decode upstream) would otherwise escape as a driver error.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def saved(storage: SessionStorage, session: Session, using: str | None) -> None:
+    """Announce a write that succeeded: the one place ``session_saved`` is sent from."""
+    session_saved.send(type(storage), session=session, using=using)
+
+
+class SessionStorage(abc.ABC):
+    """graph-flow's ``SessionStorage`` trait: save, get, delete, plus create and async twins."""
+
+    @abc.abstractmethod
+    def save(self, session: Session, *, expected_version: int | None = None) -> None:
+        """Insert or replace the session; with ``expected_version``, only if still at it."""
+
+    @abc.abstractmethod
+    def create(self, session: Session) -> None:
+        """Insert the session as a new row; SessionExists (nothing written) if the id is taken."""
+
+    @abc.abstractmethod
+    def get(self, session_id: uuid.UUID | str) -> Session | None:
+        """The stored session, or None when there is none."""
+
+    @abc.abstractmethod
+    def delete(self, session_id: uuid.UUID | str) -> bool:
+        """Delete the session; True if a row was deleted (absent is not an error)."""
+
+    def get_or_raise(self, session_id: uuid.UUID | str) -> Session:
+        """Like ``get``, but raise SessionNotFound (graph-flow's runner: "Session not found")."""
+        session = self.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"Session not found: {session_id}", session_id=session_id)
+        return session
+
+    async def asave(self, session: Session, *, expected_version: int | None = None) -> None:
+        await sync_to_async(self.save)(session, expected_version=expected_version)
+
+    async def acreate(self, session: Session) -> None:
+        await sync_to_async(self.create)(session)
+
+    async def aget(self, session_id: uuid.UUID | str) -> Session | None:
+        return await sync_to_async(self.get)(session_id)
+
+    async def aget_or_raise(self, session_id: uuid.UUID | str) -> Session:
+        return await sync_to_async(self.get_or_raise)(session_id)
+
+    async def adelete(self, session_id: uuid.UUID | str) -> bool:
+        return await sync_to_async(self.delete)(session_id)
+
+
+def stored_id(value: Any) -> uuid.UUID:
+    """An id as the database returned it (a UUID, or its text on databases without a uuid type)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

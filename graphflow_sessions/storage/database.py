@@ -1,0 +1,476 @@
+"""``DatabaseSessionStorage``: sessions in a Django database, one statement per operation.
+
+On PostgreSQL and SQLite each operation is one statement and one round trip in autocommit
+(graph-flow's upsert, with ``RETURNING``); inside a caller's ``transaction.atomic`` it joins
+that transaction. On PostgreSQL with psycopg 3 the statement runs on the driver's connection
+(``executor.py``: bound parameters, prepared statements); when someone watches queries
+through Django's cursor (DEBUG, CaptureQueriesContext, an execute_wrapper) it runs through
+Django's cursor instead, with the same SQL. Databases without an upsert write through the
+ORM (``orm.py``). Every statement comes from ``sql.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F
+from django.db.models.functions import Now
+from django.utils.connection import ConnectionDoesNotExist
+
+from ..conf import app_settings
+from ..contract.codec import read_stored
+from ..contract.jsontext import decode_json
+from ..exceptions import (
+    ConnectionFailed,
+    ContextDeserializationError,
+    DeleteError,
+    RetrieveError,
+    SaveError,
+    SessionConflict,
+    SessionExists,
+    StorageError,
+    safe_cause,
+)
+from ..ids import parse_session_id
+from ..signals import session_deleted
+from . import orm
+from .base import SessionRow, SessionStorage, checked_row, new_row_version, saved
+from .executor import KEEP_RESULTS_BELOW, PsycopgExecutor, available, unobserved, utf8_database
+from .sql import Statements, session_model, supports_upsert
+
+if TYPE_CHECKING:
+    from ..models import Session
+
+__all__ = ["DatabaseSessionStorage", "PostgresSessionStorage"]
+
+
+@dataclass(frozen=True)
+class _AliasPlan:
+    """How this storage runs on one alias: its statements, converters and executor."""
+
+    statements: Statements
+    upsert: bool
+    executor: PsycopgExecutor | None  # None: every statement goes through Django's cursor
+    row_converters: list[list[Callable[..., Any]]]
+    returning_converters: list[list[Callable[..., Any]]]
+    context_index: int
+    pk_field: Any
+
+
+class DatabaseSessionStorage(SessionStorage):
+    """Sessions in a Django database: PostgreSQL (graph-flow's own table), SQLite, others.
+
+    ``using`` names the database alias; by default ``GRAPHFLOW_SESSIONS["DATABASE"]``.
+    ``release_connections``: hand the connection back after each operation (outside a
+    caller's ``transaction.atomic``), as ``connect()``'s pooled storages do: outside a
+    request nothing else returns a thread's connection to Django's pool. ``upsert``: False
+    writes through the ORM even where the database has an upsert; None (default) asks the
+    database's features.
+    """
+
+    def __init__(
+        self,
+        using: str | None = None,
+        *,
+        release_connections: bool = False,
+        upsert: bool | None = None,
+    ) -> None:
+        self._using = using
+        self._release_connections = release_connections
+        self._upsert = upsert
+        self._plans: dict[str, _AliasPlan] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def using(self) -> str:
+        return self._using or app_settings.DATABASE
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(using={self.using!r})"
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        pool_max_size: int | None = None,
+        connect_timeout: float | None = None,
+        pool_timeout: float | None = None,
+    ) -> DatabaseSessionStorage:
+        """graph-flow 0.5's ``PostgresSessionStorage::connect(url)``: a storage for the
+        database at ``url``, schema created on first connect, pooled connections (at most 5
+        by default). Works in a plain script too. See :mod:`graphflow_sessions.connect`.
+        """
+        from ..connect import DEFAULT_POOL_TIMEOUT, open_alias
+
+        alias = open_alias(
+            url,
+            migrate=migrate,
+            pool_max_size=pool_max_size,
+            connect_timeout=connect_timeout,
+            pool_timeout=DEFAULT_POOL_TIMEOUT if pool_timeout is None else pool_timeout,
+        )
+        return cls(using=alias, release_connections=True)
+
+    @classmethod
+    async def aconnect(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        pool_max_size: int | None = None,
+        connect_timeout: float | None = None,
+        pool_timeout: float | None = None,
+    ) -> DatabaseSessionStorage:
+        """``connect()`` for async code: ``await PostgresSessionStorage.aconnect(url)``."""
+        return await sync_to_async(cls.connect)(
+            url,
+            migrate=migrate,
+            pool_max_size=pool_max_size,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+
+    # Connections ------------------------------------------------------------------------
+
+    def _connection(self, session_id: Any, action: str) -> tuple[Any, _AliasPlan]:
+        alias = self.using
+        connection = connections[alias]
+        try:
+            connection.close_if_health_check_failed()  # as Django's cursor() does
+            connection.ensure_connection()
+        except DatabaseError as exc:
+            settings = connection.settings_dict
+            raise ConnectionFailed.for_database(
+                settings, alias, exc, action=action, session_id=session_id
+            ) from safe_cause(exc, settings)
+        plan = self._plans.get(alias)
+        if plan is None:
+            with self._lock:
+                plan = self._plans.get(alias) or self._plans.setdefault(
+                    alias, self._plan(connection)
+                )
+        return connection, plan
+
+    def _plan(self, connection: Any) -> _AliasPlan:
+        executor = PsycopgExecutor() if available(connection) else None
+        statements = Statements(connection, report_backend_pid=executor is not None)
+        model = session_model()
+        fields = model._meta.concrete_fields
+        by_name = {field.attname: field for field in fields}
+        upsert = supports_upsert(connection) if self._upsert is None else self._upsert
+        return _AliasPlan(
+            statements=statements,
+            upsert=upsert,
+            executor=executor,
+            row_converters=[_converters(field, connection) for field in fields],
+            returning_converters=[
+                _converters(by_name[name], connection)
+                for name in ("version", "created_at", "updated_at")
+            ],
+            context_index=[field.name for field in fields].index("context"),
+            pk_field=model._meta.pk,
+        )
+
+    def _release(self) -> None:
+        connection = connections[self.using]
+        if (
+            self._release_connections
+            and getattr(connection, "pool", None) is not None
+            and not connection.in_atomic_block
+        ):
+            connection.close()  # back to the pool
+
+    def _run(
+        self, connection: Any, plan: _AliasPlan, statement: str, params: list[Any]
+    ) -> tuple[Any, int]:
+        """Run one statement; its first row (None if none) and its row count."""
+        if plan.executor is not None and unobserved(connection):
+            return plan.executor.run(connection, statement, params)
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            row = cursor.fetchone() if cursor.description else None
+            return row, cursor.rowcount
+
+    # save and create --------------------------------------------------------------------
+
+    def save(self, session: Session, *, expected_version: int | None = None) -> None:
+        try:
+            self._write(session, expected_version, create=False)
+        finally:
+            self._release()
+
+    def create(self, session: Session) -> None:
+        try:
+            self._write(session, None, create=True)
+        finally:
+            self._release()
+
+    def _write(self, session: Session, expected_version: int | None, *, create: bool) -> None:
+        action = "create" if create else "save"
+        jsonb = self._sends_jsonb()
+        row = checked_row(session, jsonb=jsonb)
+        connection, plan = self._connection(row.id, action)
+        direct = plan.executor is not None and unobserved(connection)
+        if jsonb and not utf8_database(connection):
+            row = checked_row(session)  # \u escapes beyond ASCII need a UTF8 database
+        if not plan.upsert:
+            try:
+                if create:
+                    version, created, updated = orm.create_row(self.using, row)
+                else:
+                    version, created, updated = orm.save_row(self.using, row, expected_version)
+            except DatabaseError as exc:
+                raise _failure(SaveError, action, row.id, exc, connection) from exc
+        else:
+            version, created, updated = self._upsert_row(
+                connection, plan, row, expected_version, create=create, direct=direct
+            )
+        session.version, session.created_at, session.updated_at = version, created, updated
+        session._state.adding = False
+        session._state.db = self.using
+        saved(self, session, self.using)
+
+    def _upsert_row(
+        self,
+        connection: Any,
+        plan: _AliasPlan,
+        row: SessionRow,
+        expected_version: int | None,
+        *,
+        create: bool,
+        direct: bool,
+    ) -> list[Any]:
+        sql = plan.statements
+        # Directly, the context goes out as the bytes checked_row measured: no second encoding.
+        context: Any = row.context.json
+        if direct and plan.executor is not None:
+            context = plan.executor.jsonb(row.context.utf8)
+        params: list[Any] = [
+            plan.pk_field.get_db_prep_value(row.id, connection),
+            row.graph_id,
+            row.current_task_id,
+            row.status_message,
+            context,
+            new_row_version(expected_version),
+        ]
+        if create:
+            statement = sql.insert
+        elif expected_version is None:
+            statement = sql.upsert
+        else:
+            statement = sql.upsert_if_version
+            params.append(expected_version)
+        action = "create" if create else "save"
+        try:
+            stored, _ = self._run(connection, plan, statement, params)
+        except DatabaseError as exc:
+            raise _failure(SaveError, action, row.id, exc, connection) from exc
+        if stored is None:
+            if create:
+                raise SessionExists.for_id(row.id)
+            raise self._conflict(row.id, expected_version, connection, plan)
+        return _convert(stored, plan.returning_converters, connection)
+
+    def _conflict(
+        self, session_id: uuid.UUID, expected: int | None, connection: Any, plan: _AliasPlan
+    ) -> SessionConflict:
+        # Only on the error path: one more query to say what the stored version is.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                plan.statements.select_version,
+                [plan.pk_field.get_db_prep_value(session_id, connection)],
+            )
+            found = cursor.fetchone()
+        return SessionConflict.for_versions(session_id, expected, found[0] if found else None)
+
+    def _sends_jsonb(self) -> bool:
+        """Whether a save will pass the context as a psycopg jsonb parameter.
+
+        Decided from configuration alone, before connecting, so that bad input still fails
+        before the database is touched; should it not hold at execution, the text is sent.
+        """
+        try:
+            connection = connections[self.using]
+        except ConnectionDoesNotExist:  # fails later, where it always did
+            return False
+        return available(connection) and unobserved(connection)
+
+    def save_fields(self, session: Session, fields: Sequence[str]) -> None:
+        """Write only ``fields`` of a stored session (the ORM's ``save(update_fields=...)``),
+        with a save's bookkeeping: ``version`` + 1 and ``updated_at`` from the database's
+        clock. DatabaseError, as Django's, when no row is stored under the id."""
+        model = session_model()
+        names = {model._meta.get_field(name).name for name in fields}
+        values = {name: getattr(session, name) for name in names - {"version", "updated_at"}}
+        manager = model.objects.using(self.using)
+        try:
+            with transaction.atomic(using=self.using):
+                rows = manager.filter(pk=session.pk)
+                if not rows.update(**values, version=F("version") + 1, updated_at=Now()):
+                    raise DatabaseError("Save with update_fields did not affect any rows.")
+                session.version, session.updated_at = rows.values_list(
+                    "version", "updated_at"
+                ).get()
+        finally:
+            self._release()
+        session._state.db = self.using
+        saved(self, session, self.using)
+
+    # get --------------------------------------------------------------------------------
+
+    def get(self, session_id: uuid.UUID | str) -> Session | None:
+        try:
+            return self._get(session_id)
+        finally:
+            self._release()
+
+    def _get(self, session_id: uuid.UUID | str) -> Session | None:
+        sid = parse_session_id(session_id)
+        connection, plan = self._connection(sid, "fetch")
+        params = [plan.pk_field.get_db_prep_value(sid, connection)]
+        try:
+            row, _ = self._run(connection, plan, plan.statements.select, params)
+        except DatabaseError as exc:
+            raise _failure(RetrieveError, "fetch", sid, exc, connection) from exc
+        if row is None:
+            return None
+        if plan.executor is not None and len(row[plan.context_index] or b"") > KEEP_RESULTS_BELOW:
+            plan.executor.free_result(connection)
+        try:
+            values = _convert(row, plan.row_converters, connection)
+        except ContextDeserializationError as exc:
+            raise ContextDeserializationError(
+                f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
+                session_id=sid,
+            ) from exc
+        session = session_model().from_db(self.using, None, values)  # type: ignore[arg-type]
+        session.context  # noqa: B018 (a stored context that breaks the contract fails here)
+        return session
+
+    # delete -----------------------------------------------------------------------------
+
+    def delete(self, session_id: uuid.UUID | str) -> bool:
+        try:
+            return self._delete(session_id)
+        finally:
+            self._release()
+
+    def _delete(self, session_id: uuid.UUID | str) -> bool:
+        sid = parse_session_id(session_id)
+        connection, plan = self._connection(sid, "delete")
+        params = [plan.pk_field.get_db_prep_value(sid, connection)]
+        try:
+            _, count = self._run(connection, plan, plan.statements.delete, params)
+        except DatabaseError as exc:
+            raise _failure(DeleteError, "delete", sid, exc, connection) from exc
+        deleted = count > 0
+        if deleted:
+            session_deleted.send(type(self), session_id=sid, using=self.using)
+        return deleted
+
+    # restore (import) -------------------------------------------------------------------
+
+    def restore_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write ``rows`` exactly as given, every column (``id``, ``graph_id``,
+        ``current_task_id``, ``status_message``, ``context`` as checked JSON text,
+        ``created_at``, ``updated_at``, ``version``), in place of any rows stored under their
+        ids: what import does, keeping versions and timestamps from the file. Sends no
+        signal (like ``bulk_create``). Call inside ``transaction.atomic`` for all-or-nothing.
+        """
+        if not rows:
+            return
+        connection, plan = self._connection(None, "import")
+        if not plan.upsert:
+            contexts = [dict(row, context=decode_json(row["context"])) for row in rows]
+            orm.restore_rows(self.using, contexts)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        columns = plan.statements.column_names
+        # At most 1000 rows per statement: 8000 parameters, under every driver's limit.
+        with transaction.atomic(using=self.using), connection.cursor() as cursor:
+            for start in range(0, len(rows), 1000):
+                part = rows[start : start + 1000]
+                params: list[Any] = []
+                for row in part:
+                    for name in columns:
+                        value = row[name]
+                        if name == "id":
+                            value = plan.pk_field.get_db_prep_value(value, connection)
+                        elif name in ("created_at", "updated_at"):
+                            value = adapt(value)
+                        params.append(value)
+                cursor.execute(plan.statements.restore(len(part)), params)
+
+
+def _failure(
+    error: type[StorageError], action: str, session_id: uuid.UUID, exc: Exception, connection: Any
+) -> StorageError:
+    """``error`` for a statement the database refused; ConnectionFailed when the connection
+    itself died under it (server restart, terminated backend): retrying can then succeed.
+    """
+    if _connection_lost(connection):
+        return ConnectionFailed.for_database(
+            connection.settings_dict,
+            connection.alias,
+            exc,
+            action=action,
+            session_id=session_id,
+            lost=True,
+        )
+    return error(f"Failed to {action} session {session_id}: {exc}", session_id=session_id)
+
+
+def _connection_lost(connection: Any) -> bool:
+    """Whether the driver connection under a Django wrapper died (not merely a failed query)."""
+    raw = getattr(connection, "connection", None)
+    if raw is None:
+        return False
+    # psycopg 3: ``closed`` (also true once the connection went BAD) and ``broken``;
+    # psycopg 2: ``closed`` is a non-zero int. sqlite3 has neither.
+    return bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
+
+
+def _converters(field: Any, connection: Any) -> list[Callable[..., Any]]:
+    """The converters the ORM's compiler applies to a selected column of ``field``, asked of
+    Django for this connection; the context's own is the codec's."""
+    column = field.get_col(field.model._meta.db_table)
+    converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    if field.name == "context":
+        # The context is read by the codec (a Context, or JSON the field checks on access).
+        converters = [c for c in converters if c != getattr(field, "from_db_value", None)]
+        converters.append(_read_context)
+    return converters
+
+
+def _read_context(value: Any, expression: Any, connection: Any) -> Any:
+    if isinstance(value, bytes):
+        return read_stored(value, utf8=utf8_database(connection))
+    if isinstance(value, str):
+        return read_stored(value)
+    return value
+
+
+def _convert(
+    row: Sequence[Any], converters: list[list[Callable[..., Any]]], connection: Any
+) -> list[Any]:
+    """The row's values through their converters; a trailing backend pid is left out."""
+    values = list(row[: len(converters)])
+    for index, chain in enumerate(converters):
+        if chain:  # on PostgreSQL only the context's
+            value = values[index]
+            for converter in chain:
+                value = converter(value, None, connection)
+            values[index] = value
+    return values
+
+
+#: graph-flow 0.5's name. Works on any Django database, PostgreSQL being the one it is built for.
+PostgresSessionStorage = DatabaseSessionStorage

@@ -1,0 +1,211 @@
+"""The storage's statements on psycopg 3, under Django's own connection.
+
+A statement runs on a server-binding cursor of the psycopg connection Django opened, so
+parameters (a megabyte-sized context among them) travel as bound values instead of being
+quoted into the SQL text by Django's client-side-binding cursor and parsed back by the
+server, and it may be prepared. The rest of what Django's cursor does is kept: the
+thread-sharing and broken-transaction checks, autocommit or the caller's atomic block (it
+is the same connection), and driver errors turned into django.db errors.
+
+**Prepared statements.** A prepared statement is parsed and planned once per connection
+instead of on every call: on a small context that is about a third of a get. Django leaves
+psycopg's prepared statements off (``OPTIONS["prepare_threshold"]`` is None) because a
+transaction-mode pooler (PgBouncer before 1.21, and others) may run a client's next
+statement on another server connection, where psycopg's statement names are missing or
+name another client's statement. ``GRAPHFLOW_SESSIONS["PREPARED_STATEMENTS"]`` decides, for
+the storage's own statements only:
+
+* ``"auto"`` (default): prepared once the connection has shown that it goes straight to one
+  PostgreSQL backend. Each storage statement also returns ``pg_backend_pid()``; on a direct
+  connection that is the process id PostgreSQL announced when the connection opened
+  (``connection.info.backend_pid``), while a pooler announces a made-up one of its own, so
+  through a pooler nothing is ever prepared. The first statement, which brings the proof,
+  runs unprepared.
+* ``True``: always prepared (a pooler that keeps prepared statements, such as PgBouncer 1.21+
+  with ``max_prepared_statements``).
+* ``False``: never prepared.
+
+The first prepared run of a statement on a connection is sent as one pipeline (Parse, Bind,
+Execute, Sync), so it is still one round trip. psycopg forgets its prepared statements when
+a transaction is rolled back; when a transaction that ran one of ours has ended since (it
+cannot be told whether by commit or rollback), the next runs are pipelined again. A rollback
+this cannot see costs one extra round trip on the next run, never an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..conf import app_settings
+
+__all__ = [
+    "KEEP_RESULTS_BELOW",
+    "ONLY_WHEN_ASKED",
+    "PsycopgExecutor",
+    "available",
+    "is_direct",
+    "record_backend_pid",
+    "reused_cursor",
+]
+
+# A threshold no statement reaches by repetition. psycopg ignores ``prepare=True`` while the
+# connection's threshold is None (Django's default); on a connection where the storage
+# prepares, this lets it do so and still leaves every other query unprepared.
+ONLY_WHEN_ASKED = 2**62
+
+#: A cursor keeps its last result until its next statement: kept only for small contexts.
+KEEP_RESULTS_BELOW = 64 * 1024
+
+
+def available(connection: Any) -> bool:
+    """Whether statements on the Django connection can run here (psycopg 3, PostgreSQL),
+    judged from configuration alone, before connecting."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return bool(is_psycopg3)
+
+
+def unobserved(connection: Any) -> bool:
+    """Whether nobody watches this connection's queries through Django's cursor (DEBUG or
+    CaptureQueriesContext, an execute_wrapper): only then is Django's cursor bypassed."""
+    return not connection.queries_logged and not connection.execute_wrappers
+
+
+@dataclass
+class _ConnectionState:
+    """What the storage knows of one psycopg connection."""
+
+    cursor: Any = None  # the reused server-binding cursor
+    direct: bool | None = None  # None until a statement has reported its backend's pid
+    prepared: set[str] = field(default_factory=set)  # statements prepared through psycopg
+    in_transaction: bool = False  # whether our last statement left a transaction open
+
+
+# Kept beside the connection, not on it: it goes when the connection goes.
+_states: weakref.WeakKeyDictionary[Any, _ConnectionState] = weakref.WeakKeyDictionary()
+
+
+def _state(pgconn: Any) -> _ConnectionState:
+    state = _states.get(pgconn)
+    if state is None:
+        state = _states[pgconn] = _ConnectionState()
+    return state
+
+
+def is_direct(pgconn: Any) -> bool | None:
+    """Whether the psycopg connection was seen to reach PostgreSQL directly (None: not yet)."""
+    state = _states.get(pgconn)
+    return None if state is None else state.direct
+
+
+def reused_cursor(pgconn: Any) -> Any:
+    """The cursor the storage reuses on the psycopg connection (None before its first run)."""
+    state = _states.get(pgconn)
+    return None if state is None else state.cursor
+
+
+def record_backend_pid(pgconn: Any, backend_pid: int) -> None:
+    """Record the backend pid a statement on ``pgconn`` reported. Once a connection reports
+    another pid than the one PostgreSQL announced, it is not direct, for good."""
+    state = _state(pgconn)
+    if state.direct is not False:
+        state.direct = backend_pid == pgconn.info.backend_pid
+
+
+class PsycopgExecutor:
+    """Runs one statement at a time on a Django connection's psycopg connection."""
+
+    def __init__(self) -> None:
+        import psycopg
+        from psycopg.types.json import Jsonb
+
+        self._cursor_class = psycopg.Cursor
+        self._jsonb = Jsonb
+        self._idle = psycopg.pq.TransactionStatus.IDLE
+
+    def jsonb(self, data: bytes) -> Any:
+        """A jsonb parameter sending ``data`` (JSON bytes already encoded) as it is."""
+        return self._jsonb(data, _unchanged)
+
+    def run(self, connection: Any, statement: str, params: Sequence[Any]) -> tuple[Any, int]:
+        """Run ``statement``; return its first row (None if it has none) and its row count.
+
+        A row's last value is the backend pid (the statements report it here); it is recorded.
+        The cursor holds the result until the next statement, or until ``free_result``.
+        """
+        connection.validate_thread_sharing()
+        connection.validate_no_broken_transaction()
+        pgconn = connection.connection
+        state = _state(pgconn)
+        prepare, pipeline = self._plan(pgconn, state, statement)
+        cursor = state.cursor
+        if cursor is None or cursor.closed:
+            cursor = state.cursor = self._new_cursor(pgconn)
+        with connection.wrap_database_errors:
+            if pipeline:  # the first prepared run: Parse, Bind, Execute and Sync together
+                with pgconn.pipeline():
+                    cursor.execute(statement, params, prepare=True)
+            else:
+                cursor.execute(statement, params, prepare=prepare)
+            row, count = cursor.fetchone(), cursor.rowcount
+        if prepare:
+            state.prepared.add(statement)
+        state.in_transaction = pgconn.info.transaction_status != self._idle
+        if row is not None:
+            record_backend_pid(pgconn, row[-1])
+        return row, count
+
+    def free_result(self, connection: Any) -> None:
+        """Free the last result now (a large context): the next run opens a new cursor."""
+        state = _states.get(connection.connection)
+        if state is not None and state.cursor is not None:
+            state.cursor.close()
+
+    def _plan(self, pgconn: Any, state: _ConnectionState, statement: str) -> tuple[bool, bool]:
+        """``(prepare, pipeline)`` for running ``statement`` on ``pgconn``."""
+        mode = app_settings.PREPARED_STATEMENTS
+        if mode is False or (mode == "auto" and not state.direct):
+            return False, False
+        if pgconn.prepare_threshold is None:
+            pgconn.prepare_threshold = ONLY_WHEN_ASKED
+        if state.in_transaction and pgconn.info.transaction_status == self._idle:
+            # The transaction our last statement ran in has ended, maybe by a rollback.
+            state.prepared.clear()
+            state.in_transaction = False
+        return True, statement not in state.prepared
+
+    def _new_cursor(self, pgconn: Any) -> Any:
+        # One server-binding cursor per psycopg connection, reused: a new cursor per call
+        # costs about 15 us of a 100 us get (its adapters, and the dumpers and loaders it
+        # caches, are built anew).
+        cursor = self._cursor_class(pgconn)
+        # The context as bytes, for the codec: a megabyte of text as a str costs a decoding
+        # pass and 2 MB (characters beyond Latin-1 take two bytes each).
+        cursor.adapters.register_loader("jsonb", _jsonb_as_bytes())
+        return cursor
+
+
+def utf8_database(connection: Any) -> bool:
+    """Whether the server promises UTF-8 text (a SQL_ASCII database sends any bytes)."""
+    return connection.connection.info.parameter_status("server_encoding") == "UTF8"
+
+
+def _unchanged(data: bytes) -> bytes:
+    return data
+
+
+@functools.cache
+def _jsonb_as_bytes() -> type:
+    from psycopg.adapt import Loader
+
+    class JsonbAsBytes(Loader):
+        def load(self, data: Any) -> bytes:
+            return bytes(data)
+
+    return JsonbAsBytes

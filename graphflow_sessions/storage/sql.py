@@ -1,0 +1,119 @@
+"""Every hand-written SQL statement on the sessions table, built in one place from the model.
+
+Table and column names come from ``Session._meta`` and are quoted for the connection;
+nothing else in the package writes them out. What a statement may use is decided by
+Django's own feature flags for the connection (``supports_update_conflicts_with_target``
+for ``INSERT ... ON CONFLICT (id) DO UPDATE``, ``can_return_rows_from_bulk_insert`` for
+``RETURNING``), not by the vendor's name.
+
+Version and clock rules live here as SQL, so a row's ``version`` and ``updated_at`` are
+always decided by the database: a new row starts at ``FIRST_VERSION`` (or one past the
+version a caller expected), every update adds one, and ``updated_at`` is the database
+server's ``NOW()``, never the application's clock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+
+if TYPE_CHECKING:
+    from ..models import Session
+
+__all__ = ["FIRST_VERSION", "Statements", "session_model", "supports_upsert"]
+
+#: The version of a newly created row (graph-flow 0.6 stores a new row at ``$6 + 1``, 1
+#: for a session read at version 0).
+FIRST_VERSION = 1
+
+
+def session_model() -> type[Session]:
+    """The Session model, looked up (not imported) so that this package imports no model:
+    the model's own ``save()`` writes through the storage."""
+    return apps.get_model("graphflow_sessions", "Session")
+
+
+def supports_upsert(connection: Any) -> bool:
+    """Whether the connection has ``INSERT ... ON CONFLICT (id) DO UPDATE ... RETURNING``."""
+    features = connection.features
+    return bool(
+        features.supports_update_conflicts_with_target and features.can_return_rows_from_bulk_insert
+    )
+
+
+class Statements:
+    """The statements for one database connection (built once per alias, then reused).
+
+    Parameters are ``%s`` placeholders in the order each docstring gives.
+    """
+
+    def __init__(self, connection: Any, *, report_backend_pid: bool = False) -> None:
+        model = session_model()
+        meta = model._meta
+        quote = connection.ops.quote_name
+        self.postgres = connection.vendor == "postgresql"
+        self.table = table = quote(meta.db_table)
+        fields = meta.concrete_fields
+        self.column_names: list[str] = [str(field.column) for field in fields]
+        # Column order of every SELECT and of Session.from_db().
+        columns = ", ".join(quote(name) for name in self.column_names)
+        self._columns = columns
+        self._quote = quote
+        now = self.now = "NOW()" if self.postgres else "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+        json_param = "%s::jsonb" if self.postgres else "%s"
+        version = f"{table}.{quote('version')}"
+        # Each statement can also report its backend's pid: a psycopg connection proves with
+        # it that it goes straight to PostgreSQL (see executor.py).
+        pid = ", pg_backend_pid()" if report_backend_pid else ""
+        returning = (
+            f" RETURNING {quote('version')}, {quote('created_at')}, {quote('updated_at')}{pid}"
+        )
+        insert = (
+            f"INSERT INTO {table} ({columns}) "
+            f"VALUES (%s, %s, %s, %s, {json_param}, {now}, {now}, %s)"
+        )
+        # graph-flow's upsert with graph-flow 0.6's version bookkeeping, and RETURNING so the
+        # caller's object learns its timestamps in the same round trip.
+        upsert = (
+            f"{insert} ON CONFLICT ({quote('id')}) DO UPDATE SET "
+            + ", ".join(
+                f"{quote(name)} = EXCLUDED.{quote(name)}"
+                for name in ("graph_id", "current_task_id", "status_message", "context")
+            )
+            + f", {quote('updated_at')} = {now}, {quote('version')} = {version} + 1"
+        )
+        #: Save: id, graph_id, current_task_id, status_message, context, new row's version.
+        self.upsert = upsert + returning
+        #: Save with an expected version: the same, then the expected version.
+        self.upsert_if_version = upsert + f" WHERE {version} = %s" + returning
+        #: Create (never overwrites): the same parameters as ``upsert``; no row if taken.
+        self.insert = f"{insert} ON CONFLICT ({quote('id')}) DO NOTHING" + returning
+        #: Get: id.
+        self.select = f"SELECT {columns}{pid} FROM {table} WHERE {quote('id')} = %s"
+        #: The stored version (to explain a conflict): id.
+        self.select_version = f"SELECT {quote('version')} FROM {table} WHERE {quote('id')} = %s"
+        #: Delete: id.
+        self.delete = f"DELETE FROM {table} WHERE {quote('id')} = %s"
+        if report_backend_pid:
+            self.delete += " RETURNING pg_backend_pid()"
+        self._json_param = json_param
+
+    def restore(self, rows: int) -> str:
+        """An upsert of ``rows`` rows writing every column as given (import keeps versions and
+        timestamps): per row, every column in the model's order."""
+        row = (
+            "("
+            + ", ".join(
+                self._json_param if name == "context" else "%s" for name in self.column_names
+            )
+            + ")"
+        )
+        quote = self._quote
+        updates = ", ".join(
+            f"{quote(name)} = EXCLUDED.{quote(name)}" for name in self.column_names if name != "id"
+        )
+        return (
+            f"INSERT INTO {self.table} ({self._columns}) VALUES {', '.join([row] * rows)} "
+            f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates}"
+        )

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.test.utils import override_settings
 
     from graphflow_sessions.models import Session
-    from tests.admin_support import chat_context
+    from tests.support.admin import chat_context
 
     _setup_urls()
     table = prepare_table(

@@ -1,8 +1,9 @@
 """Test settings with the sessions table in its own database, alias ``sessions``.
 
-Used by tests/test_routing.py, which runs tests/multidb_cases.py under these settings in a
-subprocess (``pytest --ds tests.settings_multidb``). Both aliases get test database names
-of their own, so this run never touches the database of the suite that started it.
+Used by tests/storage/test_routing.py, which runs tests/support/multidb_cases.py under these
+settings in a subprocess (``pytest --ds tests.settings_multidb``). Both aliases get test
+database names of their own, so this run never touches the database of the suite that started
+it.
 """
 
 import copy

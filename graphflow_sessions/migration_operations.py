@@ -13,16 +13,7 @@ from typing import Any
 
 from django.db import migrations
 
-# Verbatim from graph-flow 0.5's PostgresSessionStorage (the seed document).
-SEED_CREATE_TABLE = """CREATE TABLE IF NOT EXISTS sessions (
-    id UUID PRIMARY KEY,
-    graph_id TEXT NOT NULL,
-    current_task_id TEXT NOT NULL,
-    status_message TEXT,
-    context JSONB NOT NULL,
-    created_at TIMESTAMPTZ DEFAULT NOW(),
-    updated_at TIMESTAMPTZ DEFAULT NOW()
-)"""
+from .storage import sql
 
 
 class CreateSessionsTable(migrations.CreateModel):
@@ -37,7 +28,7 @@ class CreateSessionsTable(migrations.CreateModel):
         if not self.allow_migrate_model(connection.alias, model):  # routed to another database
             return
         if connection.vendor == "postgresql":
-            schema_editor.execute(SEED_CREATE_TABLE)
+            schema_editor.execute(sql.graph_flow_create_table(model._meta.db_table))
             return
         if model._meta.db_table in connection.introspection.table_names():
             return
@@ -58,13 +49,10 @@ class AddVersionColumn(migrations.AddField):
         if not self.allow_migrate_model(connection.alias, model):  # routed to another database
             return
         if connection.vendor == "postgresql":
-            schema_editor.execute(
-                "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0"
-            )
+            table = model._meta.db_table
+            schema_editor.execute(sql.add_version_column(table))
             if _postgres_has_lz4(connection):
-                schema_editor.execute(
-                    "ALTER TABLE sessions ALTER COLUMN context SET COMPRESSION lz4"
-                )
+                schema_editor.execute(sql.set_context_compression(table, "lz4"))
             return
         with connection.cursor() as cursor:
             columns = {
@@ -86,9 +74,7 @@ class AddVersionColumn(migrations.AddField):
         if schema_editor.connection.vendor == "postgresql" and _postgres_has_lz4(
             schema_editor.connection
         ):
-            schema_editor.execute(
-                "ALTER TABLE sessions ALTER COLUMN context SET COMPRESSION default"
-            )
+            schema_editor.execute(sql.set_context_compression(model._meta.db_table, "default"))
         super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from ..routers import list_database
+from ..storage import sql
 
 MAX_CHOICES = 50
 
@@ -25,21 +26,8 @@ MAX_CHOICES = 50
 def distinct_values(queryset: QuerySet[Any], column: str, limit: int = MAX_CHOICES) -> list[str]:
     """Up to ``limit`` distinct values of ``column`` in the queryset's table, sorted."""
     connection = connections[queryset.db]
-    qn = connection.ops.quote_name
-    table, col = qn(queryset.model._meta.db_table), qn(column)
-    if connection.vendor == "postgresql":
-        sql = (
-            f"WITH RECURSIVE walk(value) AS ("
-            f" (SELECT {col} FROM {table} ORDER BY {col} LIMIT 1)"
-            f" UNION ALL"
-            f" SELECT (SELECT {col} FROM {table} WHERE {col} > walk.value ORDER BY {col} LIMIT 1)"
-            f" FROM walk WHERE walk.value IS NOT NULL"
-            f") SELECT value FROM walk WHERE value IS NOT NULL LIMIT %s"
-        )
-    else:
-        sql = f"SELECT DISTINCT {col} FROM {table} ORDER BY {col} LIMIT %s"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [limit])
+        cursor.execute(*sql.distinct_values(connection, column, limit))
         return [row[0] for row in cursor.fetchall()]
 
 

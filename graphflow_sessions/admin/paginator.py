@@ -17,18 +17,17 @@ from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from ..conf import app_settings
+from ..storage import sql
 
 
 def estimated_row_count(queryset: QuerySet[Any]) -> int | None:
     """PostgreSQL's estimate of the rows in the queryset's table, None when it has none."""
     connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
+    statement = sql.row_estimate(connection)
+    if statement is None:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-            [connection.ops.quote_name(queryset.model._meta.db_table)],
-        )
+        cursor.execute(*statement)
         row = cursor.fetchone()
     # reltuples is -1 (PostgreSQL 14+) or 0 for a table never vacuumed or analyzed.
     return int(row[0]) if row and row[0] > 0 else None

@@ -163,19 +163,16 @@ class DatabaseSessionStorage(SessionStorage):
         executor = PsycopgExecutor() if available(connection) else None
         statements = Statements(connection, report_backend_pid=executor is not None)
         model = session_model()
-        fields = model._meta.concrete_fields
-        by_name = {field.attname: field for field in fields}
         upsert = supports_upsert(connection) if self._upsert is None else self._upsert
         return _AliasPlan(
             statements=statements,
             upsert=upsert,
             executor=executor,
-            row_converters=[_converters(field, connection) for field in fields],
+            row_converters=[_converters(column, connection) for column in statements.selected],
             returning_converters=[
-                _converters(by_name[name], connection)
-                for name in ("version", "created_at", "updated_at")
+                _converters(column, connection) for column in statements.returned
             ],
-            context_index=[field.name for field in fields].index("context"),
+            context_index=statements.column_names.index("context"),
             pk_field=model._meta.pk,
         )
 
@@ -438,10 +435,10 @@ def _connection_lost(connection: Any) -> bool:
     return bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
 
 
-def _converters(field: Any, connection: Any) -> list[Callable[..., Any]]:
-    """The converters the ORM's compiler applies to a selected column of ``field``, asked of
-    Django for this connection; the context's own is the codec's."""
-    column = field.get_col(field.model._meta.db_table)
+def _converters(column: Any, connection: Any) -> list[Callable[..., Any]]:
+    """The converters the ORM's compiler applies to a selected ``column``, asked of Django
+    for this connection; the context's own is the codec's."""
+    field = column.target
     converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
     if field.name == "context":
         # The context is read by the codec (a Context, or JSON the field checks on access).

@@ -21,7 +21,17 @@ from django.apps import apps
 if TYPE_CHECKING:
     from ..models import Session
 
-__all__ = ["FIRST_VERSION", "Statements", "session_model", "supports_upsert"]
+__all__ = [
+    "FIRST_VERSION",
+    "Statements",
+    "add_version_column",
+    "distinct_values",
+    "graph_flow_create_table",
+    "set_context_compression",
+    "row_estimate",
+    "session_model",
+    "supports_upsert",
+]
 
 #: The version of a newly created row (graph-flow 0.6 stores a new row at ``$6 + 1``, 1
 #: for a session read at version 0).
@@ -42,6 +52,58 @@ def supports_upsert(connection: Any) -> bool:
     )
 
 
+def graph_flow_create_table(table: str) -> str:
+    """graph-flow 0.5's PostgresSessionStorage creates its table with exactly this statement
+    (``table`` unquoted, as graph-flow writes it)."""
+    return f"""CREATE TABLE IF NOT EXISTS {table} (
+    id UUID PRIMARY KEY,
+    graph_id TEXT NOT NULL,
+    current_task_id TEXT NOT NULL,
+    status_message TEXT,
+    context JSONB NOT NULL,
+    created_at TIMESTAMPTZ DEFAULT NOW(),
+    updated_at TIMESTAMPTZ DEFAULT NOW()
+)"""
+
+
+def add_version_column(table: str) -> str:
+    """graph-flow 0.6's own statement adding ``version`` where it is missing."""
+    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0"
+
+
+def set_context_compression(table: str, method: str) -> str:
+    """Compress new large contexts with ``method`` (``lz4``, or ``default``) from now on."""
+    return f"ALTER TABLE {table} ALTER COLUMN context SET COMPRESSION {method}"
+
+
+def distinct_values(connection: Any, column: str, limit: int) -> tuple[str, list[Any]]:
+    """Up to ``limit`` distinct values of ``column``, sorted. On PostgreSQL a recursive
+    "loose index scan" over the column's index: one probe per distinct value."""
+    quote = connection.ops.quote_name
+    table, col = quote(session_model()._meta.db_table), quote(column)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"WITH RECURSIVE walk(value) AS ("
+            f" (SELECT {col} FROM {table} ORDER BY {col} LIMIT 1)"
+            f" UNION ALL"
+            f" SELECT (SELECT {col} FROM {table} WHERE {col} > walk.value ORDER BY {col} LIMIT 1)"
+            f" FROM walk WHERE walk.value IS NOT NULL"
+            f") SELECT value FROM walk WHERE value IS NOT NULL LIMIT %s"
+        )
+    else:
+        sql = f"SELECT DISTINCT {col} FROM {table} ORDER BY {col} LIMIT %s"
+    return sql, [limit]
+
+
+def row_estimate(connection: Any) -> tuple[str, list[Any]] | None:
+    """PostgreSQL's planner estimate of the table's rows (``pg_class.reltuples``, kept
+    fresh by autovacuum); None where the database keeps none."""
+    if connection.vendor != "postgresql":
+        return None
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    return "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [table]
+
+
 class Statements:
     """The statements for one database connection (built once per alias, then reused).
 
@@ -56,6 +118,13 @@ class Statements:
         self.table = table = quote(meta.db_table)
         fields = meta.concrete_fields
         self.column_names: list[str] = [str(field.column) for field in fields]
+        #: The columns of ``select`` as the ORM's expressions (their converters read a row).
+        self.selected = [field.get_col(meta.db_table) for field in fields]
+        #: The columns every write returns: version, created_at, updated_at.
+        self.returned = [
+            meta.get_field(name).get_col(meta.db_table)
+            for name in ("version", "created_at", "updated_at")
+        ]
         # Column order of every SELECT and of Session.from_db().
         columns = ", ".join(quote(name) for name in self.column_names)
         self._columns = columns

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from graphflow_sessions.migration_operations import SEED_CREATE_TABLE
 from graphflow_sessions.models import Session
+from graphflow_sessions.storage.sql import graph_flow_create_table
 from tests.support.graph_flow import SEED_STATEMENT
+
+SEED_CREATE_TABLE = graph_flow_create_table("sessions")
 
 pytestmark = pytest.mark.django_db
 

@@ -121,10 +121,8 @@ class Statements:
         #: The columns of ``select`` as the ORM's expressions (their converters read a row).
         self.selected = [field.get_col(meta.db_table) for field in fields]
         #: The columns every write returns: version, created_at, updated_at.
-        self.returned = [
-            meta.get_field(name).get_col(meta.db_table)
-            for name in ("version", "created_at", "updated_at")
-        ]
+        by_name = {field.name: column for field, column in zip(fields, self.selected, strict=True)}
+        self.returned = [by_name[name] for name in ("version", "created_at", "updated_at")]
         # Column order of every SELECT and of Session.from_db().
         columns = ", ".join(quote(name) for name in self.column_names)
         self._columns = columns

@@ -10,9 +10,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections, transaction
 
 from graphflow_sessions.conf import app_settings
-from graphflow_sessions.contract.jsontext import encode_json
+from graphflow_sessions.contract.codec import write_context
 from graphflow_sessions.models import Session
 from graphflow_sessions.routers import sessions_database
+from graphflow_sessions.storage import DatabaseSessionStorage
 
 from ...demo import demo_sessions
 from ...tasks import GRAPH_ID, FinalSummaryTask
@@ -20,34 +21,28 @@ from ...tasks import GRAPH_ID, FinalSummaryTask
 MAX_BATCH = 10_000
 
 
-def insert_sessions(connection: Any, sessions: list[Session]) -> None:
-    """Insert new sessions in one transaction: COPY on PostgreSQL, one executemany elsewhere.
-
-    Faster than ``bulk_create`` because each context is encoded once, by the same
-    ``encode_json`` (and size limit) every other write path uses.
-    """
-    fields = Session._meta.concrete_fields
-    quote = connection.ops.quote_name
-    table = quote(Session._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
+def insert_sessions(using: str, sessions: list[Session]) -> None:
+    """Store new sessions as they were built, back-dated timestamps and versions included, in
+    one transaction: the storage's restore (what import uses), each context checked and
+    encoded once, by the same codec (and size limit) every other write path uses."""
     limit = app_settings.MAX_CONTEXT_BYTES
     rows = [
-        [
-            encode_json(session.raw_context, max_bytes=limit, session_id=session.id)
-            if field.name == "context"
-            else field.get_db_prep_value(getattr(session, field.attname), connection)
-            for field in fields
-        ]
+        {
+            "id": session.id,
+            "graph_id": session.graph_id,
+            "current_task_id": session.current_task_id,
+            "status_message": session.status_message,
+            "context": write_context(
+                session.raw_context, max_bytes=limit, session_id=session.id
+            ).json,
+            "created_at": session.created_at,
+            "updated_at": session.updated_at,
+            "version": session.version,
+        }
         for session in sessions
     ]
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+    with transaction.atomic(using=using):
+        DatabaseSessionStorage(using=using).restore_many(rows)
 
 
 def _positive(value: str) -> int:
@@ -108,7 +103,7 @@ class Command(BaseCommand):
         source = demo_sessions(count, seed=options["seed"])
         while batch := list(itertools.islice(source, batch_size)):
             if not dry_run:
-                insert_sessions(connections[using], batch)
+                insert_sessions(using, batch)
             created += len(batch)
             finished += sum(1 for s in batch if s.current_task_id == FinalSummaryTask.task_id)
             now = time.perf_counter()

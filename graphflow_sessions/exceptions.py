@@ -67,6 +67,19 @@ class SessionConflict(StorageError):
         self.actual_version = actual_version
 
 
+class SessionTableChanged(StorageError):
+    """The sessions table changed under a transaction (a graph-flow 0.6+ service converted
+    its id column to text): the statement and the transaction failed; retry the transaction."""
+
+    @classmethod
+    def in_transaction(cls, alias: str) -> SessionTableChanged:
+        return cls(
+            f"The sessions table in database {alias!r} changed under this transaction: its id "
+            "column changed type (a graph-flow 0.6+ service converts it to text when it "
+            "connects). The transaction is aborted; run it again, the next one works."
+        )
+
+
 class SessionExists(SessionConflict):
     """A session was to be created under an id that is already stored."""
 

@@ -1,18 +1,61 @@
-"""``ContextField``: the ``context`` jsonb column, read and written as a graph-flow Context."""
+"""The columns graph-flow shapes: ``SessionIdField`` (uuid or text ids) and ``ContextField``
+(the ``context`` jsonb column, read and written as a graph-flow Context)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import JSONField
+from django.db.models import JSONField, UUIDField
 from django.db.models.expressions import Expression
 from django.db.models.query_utils import DeferredAttribute
 
 from .conf import app_settings
 from .contract.codec import check_context
 from .contract.types import Context
-from .exceptions import ContextDeserializationError, ContextError
+from .exceptions import ContextDeserializationError, ContextError, InvalidSessionId
+from .ids import SessionId, id_text, is_canonical_uuid_text, parse_session_id
+from .storage.flavour import Flavour, flavour_of
+
+
+class SessionIdField(UUIDField):
+    """The id column: ``uuid`` on graph-flow 0.5's table, ``text`` once graph-flow 0.6 has
+    converted it in place (see ``ids.py``). Migrations see a plain UUIDField.
+
+    Values are UUIDs, and on a text table any other text (kept exactly). On PostgreSQL an id
+    is sent as a text literal, which the server reads as the column's type, so the same
+    query works on both tables; text that is not a UUID is refused before the query on a
+    0.5 table, as Django's UUIDField refuses it.
+    """
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.UUIDField", args, kwargs
+
+    def to_python(self, value: Any) -> SessionId | None:
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            # Either table's id; which one it names is decided where the table is known.
+            return uuid.UUID(value) if is_canonical_uuid_text(value) else value
+        return super().to_python(value)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> SessionId | None:
+        return self.to_python(value)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if value is None:
+            return None
+        if connection.vendor != "postgresql":
+            return super().get_db_prep_value(value, connection, prepared)
+        text_ids = False
+        if isinstance(value, str) and not is_canonical_uuid_text(value):
+            text_ids = flavour_of(connection) is Flavour.TEXT_IDS
+        try:
+            return id_text(parse_session_id(value, text_ids=text_ids))
+        except InvalidSessionId as exc:
+            raise ValidationError(str(exc), code="invalid", params={"value": value}) from exc
 
 
 class ContextDescriptor(DeferredAttribute):

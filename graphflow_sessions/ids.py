@@ -1,4 +1,15 @@
-"""Session ids: a ``uuid.UUID`` or text PostgreSQL's uuid type accepts, checked before any query."""
+"""Session ids as graph-flow's two tables hold them, checked before any query.
+
+graph-flow 0.5's table has ``id UUID``: an id is a ``uuid.UUID`` or text PostgreSQL's uuid
+type accepts, written back in canonical lower-case hyphenated form. graph-flow 0.6+ turns
+the column into ``TEXT`` (``ALTER TABLE sessions ALTER COLUMN id TYPE TEXT``): any string is
+an id there, and an id is its exact text, so ``"6F1C…"`` and ``"6f1c…"`` are two ids. A
+``uuid.UUID`` is always written as its canonical text, as graph-flow's services write them.
+
+What PostgreSQL cannot hold in a text key is refused on both: a NUL character, a lone
+surrogate (not UTF-8), more than ``MAX_ID_BYTES`` of UTF-8 (the primary-key index stops at
+about 2,700 bytes of incompressible text), and the empty id (no URL can address it).
+"""
 
 from __future__ import annotations
 
@@ -8,32 +19,120 @@ from typing import Any
 
 from .exceptions import InvalidSessionId
 
+__all__ = [
+    "MAX_ID_BYTES",
+    "SessionId",
+    "check_text_id",
+    "id_text",
+    "is_canonical_uuid_text",
+    "is_session_id",
+    "parse_session_id",
+    "quote_id",
+    "unquote_id",
+]
+
+#: A session id: a UUID, or (on graph-flow 0.6's text table) any other text.
+SessionId = uuid.UUID | str
+
+#: The longest id accepted, in UTF-8 bytes: what the primary-key index holds uncompressed.
+MAX_ID_BYTES = 2_600
+
 # PostgreSQL's uuid_in: 32 hex digits, optionally wrapped in braces, with an optional hyphen
 # after any group of four digits. (Python's uuid.UUID is looser: "urn:uuid:" prefixes,
 # hyphens anywhere, which PostgreSQL rejects; we follow PostgreSQL so both agree.)
 _PG_UUID = re.compile(r"(\{)?[0-9a-fA-F]{4}(?:-?[0-9a-fA-F]{4}){7}(?(1)\})")
+# What str(uuid.UUID) writes, and graph-flow's services (Uuid::new_v4().to_string()).
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def parse_session_id(value: Any) -> uuid.UUID:
-    """Return the id as ``uuid.UUID`` or raise InvalidSessionId saying what was wrong."""
+def is_canonical_uuid_text(value: Any) -> bool:
+    """Whether ``value`` is a UUID's canonical text: the same id on either table."""
+    return isinstance(value, str) and _CANONICAL_UUID.fullmatch(value) is not None
+
+
+def parse_session_id(value: Any, *, text_ids: bool = False) -> SessionId:
+    """The id as the table holds it, or InvalidSessionId saying what was wrong.
+
+    ``text_ids``: the table has graph-flow 0.6's text ids. A UUID, or a UUID's canonical text,
+    gives a ``uuid.UUID`` either way; other text is kept as it is on a text table.
+    """
     if isinstance(value, uuid.UUID):
         return value
-    if isinstance(value, str):
-        if _PG_UUID.fullmatch(value):
-            return uuid.UUID(value.replace("-", "").strip("{}"))
-        shown = value if len(value) <= 80 else value[:77] + "..."
+    if not isinstance(value, str):
         raise InvalidSessionId(
-            f"invalid session id {shown!r}: expected a UUID such as "
-            "'6f1c2a4e-9b1d-4c1e-8f00-2b7d0c8a9e11'",
+            f"invalid session id of type {type(value).__name__}: expected a uuid.UUID or text"
         )
+    if is_canonical_uuid_text(value):
+        return uuid.UUID(value)
+    if text_ids:
+        check_text_id(value)
+        return value
+    if _PG_UUID.fullmatch(value):
+        return uuid.UUID(value.replace("-", "").strip("{}"))
     raise InvalidSessionId(
-        f"invalid session id of type {type(value).__name__}: expected a uuid.UUID or UUID text"
+        f"invalid session id {_shown(value)}: expected a UUID such as "
+        "'6f1c2a4e-9b1d-4c1e-8f00-2b7d0c8a9e11' (this table has graph-flow 0.5's uuid ids)",
     )
 
 
-def is_session_id(value: Any) -> bool:
+def check_text_id(value: str) -> None:
+    """Refuse what no table can hold as an id (see the module docstring)."""
+    if not value:
+        raise InvalidSessionId("invalid session id '': the empty id is not allowed")
+    if "\x00" in value:
+        raise InvalidSessionId(
+            f"invalid session id {_shown(value)}: it contains a NUL character (\\u0000), "
+            "which PostgreSQL text cannot store"
+        )
     try:
-        parse_session_id(value)
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidSessionId(
+            f"invalid session id {_shown(value)}: it contains a lone surrogate, "
+            "which is not valid UTF-8"
+        ) from None
+    if size > MAX_ID_BYTES:
+        raise InvalidSessionId(
+            f"invalid session id {_shown(value)}: it is {size} bytes as UTF-8, over the "
+            f"{MAX_ID_BYTES} bytes a primary key can hold"
+        )
+
+
+def id_text(session_id: SessionId) -> str:
+    """The id as a text column holds it (a UUID in canonical lower-case hyphenated form)."""
+    return str(session_id)
+
+
+# Characters an id cannot hold in one URL path segment as it is: the admin's own set
+# (django.contrib.admin.utils.quote), plus "." (the API's format suffixes) and the space.
+_QUOTED = set(':/_#?;@&=+$,"[]<>%\n\\. ')
+
+
+def quote_id(session_id: SessionId) -> str:
+    """The id for a URL path segment: each character of ``_QUOTED`` as ``_XX`` (its code in
+    hex), as the admin quotes primary keys; a UUID's text is unchanged. ``unquote_id``
+    (the admin's own ``unquote``) reverses it."""
+    text = id_text(session_id)
+    if not any(char in _QUOTED for char in text):
+        return text
+    return "".join(f"_{ord(char):02X}" if char in _QUOTED else char for char in text)
+
+
+def unquote_id(text: str) -> str:
+    """An id from a URL path segment written by ``quote_id``."""
+    return _QUOTED_CHAR.sub(lambda match: chr(int(match.group(1), 16)), text)
+
+
+_QUOTED_CHAR = re.compile(r"_([0-9A-F]{2})")
+
+
+def is_session_id(value: Any, *, text_ids: bool = False) -> bool:
+    try:
+        parse_session_id(value, text_ids=text_ids)
     except InvalidSessionId:
         return False
     return True
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:77] + "...")

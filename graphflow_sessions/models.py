@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .contract.types import Context
 from .exceptions import ContextDeserializationError
-from .fields import ContextField
+from .fields import ContextField, SessionIdField
 from .storage import DatabaseSessionStorage
 from .summaries import LastMessageField, MessageCount
 
@@ -51,7 +51,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
 
 class Session(models.Model):
-    id = models.UUIDField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
+    id = SessionIdField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
     graph_id = models.TextField(_("graph"), default="default")
     # The task the next step runs: the resume point.
     current_task_id = models.TextField(_("current task"))

@@ -22,7 +22,6 @@ lines around it are. Import sends no signals (like ``bulk_create``).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +36,7 @@ from .contract.codec import write_context
 from .contract.jsontext import decode_json, encode_json
 from .contract.timestamps import parse_timestamp
 from .exceptions import GraphFlowSessionsError
-from .ids import parse_session_id
+from .ids import SessionId, parse_session_id
 from .models import Session
 from .routers import list_database, sessions_database
 from .storage import DatabaseSessionStorage
@@ -121,7 +120,7 @@ def iter_export_lines(
         "updated_at",
         "version",
     )
-    last: uuid.UUID | None = None
+    last: SessionId | None = None
     while True:
         chunk = list((rows if last is None else rows.filter(id__gt=last))[:chunk_size])
         for sid, graph, task, status, context, created, updated, version in chunk:
@@ -182,7 +181,7 @@ class SessionRecord:
     """One validated line, ready to be written as it is."""
 
     line: int
-    id: uuid.UUID
+    id: SessionId
     graph_id: str
     current_task_id: str
     status_message: str | None
@@ -251,8 +250,15 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def parse_line(text: str | bytes, number: int) -> SessionRecord:
-    """Validate one line as every write is validated; raise ValueError saying why not."""
+def parse_line(
+    text: str | bytes, number: int, *, text_ids: bool = False, latest: datetime | None = None
+) -> SessionRecord:
+    """Validate one line as every write is validated; raise ValueError saying why not.
+
+    ``text_ids``: the target table has graph-flow 0.6's text ids. ``latest``: the database's
+    clock; a later ``updated_at`` is refused (graph-flow 0.5.1 skips its saves of a row
+    stamped after its own clock, so such a row would swallow the Rust service's saves).
+    """
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
@@ -268,7 +274,7 @@ def parse_line(text: str | bytes, number: int) -> SessionRecord:
                 f"unknown field(s): {', '.join(unknown)} (expected {', '.join(EXPORT_FIELDS)})"
             )
         try:
-            session_id = parse_session_id(record["id"])
+            session_id = parse_session_id(record["id"], text_ids=text_ids)
         except GraphFlowSessionsError as exc:
             raise _BadLine(f"id: {exc}") from None
         try:
@@ -285,6 +291,12 @@ def parse_line(text: str | bytes, number: int) -> SessionRecord:
             or not 0 <= version <= _BIGINT_MAX
         ):
             raise _BadLine(f"version: expected a whole number from 0, got {_kind(version)}")
+        updated_at = _moment(record, "updated_at")
+        if latest is not None and updated_at is not None and updated_at > latest:
+            raise _BadLine(
+                f"updated_at: {record['updated_at']} is later than the database's clock "
+                f"({latest.isoformat()}); graph-flow 0.5.1 would skip its saves of this session"
+            )
         return SessionRecord(
             line=number,
             id=session_id,
@@ -293,7 +305,7 @@ def parse_line(text: str | bytes, number: int) -> SessionRecord:
             status_message=_text(record, "status_message", nullable=True),
             context_json=context_json,
             created_at=_moment(record, "created_at"),
-            updated_at=_moment(record, "updated_at"),
+            updated_at=updated_at,
             version=version,
         )
     except UnicodeDecodeError as exc:
@@ -321,9 +333,12 @@ def import_sessions(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     alias = using or sessions_database()
+    storage = DatabaseSessionStorage(using=alias)
+    text_ids = storage.has_text_ids()
+    latest = storage.database_time()
     result = ImportResult(dry_run=dry_run)
     started = time.perf_counter()
-    batch: dict[uuid.UUID, SessionRecord] = {}
+    batch: dict[SessionId, SessionRecord] = {}
 
     def fail(error: LineError) -> None:
         result.errors.append(error)
@@ -342,7 +357,7 @@ def import_sessions(
             continue
         result.lines += 1
         try:
-            record = parse_line(text, number)
+            record = parse_line(text, number, text_ids=text_ids, latest=latest)
         except ValueError as exc:
             fail(LineError(number, str(exc)))
             continue
@@ -386,7 +401,7 @@ def _write_batch(
     result.created += len(records) - len(existing)
 
 
-def _existing(alias: str, records: list[SessionRecord]) -> set[uuid.UUID]:
+def _existing(alias: str, records: list[SessionRecord]) -> set[SessionId]:
     ids = [record.id for record in records]
     return set(Session.objects.using(alias).filter(id__in=ids).values_list("id", flat=True))
 

@@ -41,7 +41,7 @@ from rest_framework.response import Response
 
 from ..contract.types import Context
 from ..exceptions import InvalidSessionId, SessionExists
-from ..ids import parse_session_id
+from ..ids import SessionId, quote_id, unquote_id
 from ..models import Session
 from ..routers import list_database, sessions_database
 from ..summaries import LastMessageField, MessageCount
@@ -158,9 +158,11 @@ class SessionViewSet(viewsets.GenericViewSet):
         if self.lookup_url_kwarg in self.kwargs:
             self.session_id()  # a malformed id is 404 before the body is even looked at
 
-    def session_id(self) -> uuid.UUID:
+    def session_id(self) -> SessionId:
+        # Ids are written in URLs as the admin writes them (``ids.quote_id``), so that an
+        # id holding "/" or "." still names one route.
         try:
-            return parse_session_id(self.kwargs[self.lookup_url_kwarg])
+            return storage.session_id(unquote_id(self.kwargs[self.lookup_url_kwarg]))
         except InvalidSessionId:
             raise NotFound() from None
 
@@ -228,7 +230,7 @@ class SessionViewSet(viewsets.GenericViewSet):
                     _("A session with id %(id)s already exists.") % {"id": session.pk}
                 ) from None
             ensure_in_scope(request, session.pk)
-        location = request.build_absolute_uri(f"{session.pk}/")
+        location = request.build_absolute_uri(f"{quote_id(session.pk)}/")
         return Response(
             self.get_serializer(session).data,
             status=status.HTTP_201_CREATED,

@@ -12,7 +12,6 @@ and none is lost.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 
+from ..ids import SessionId
 from ..models import Session
 from ..routers import sessions_database
 from ..storage import DatabaseSessionStorage
@@ -31,7 +31,7 @@ storage = DatabaseSessionStorage()
 
 
 @contextmanager
-def locked_session(request: Request, session_id: uuid.UUID) -> Iterator[Session]:
+def locked_session(request: Request, session_id: SessionId) -> Iterator[Session]:
     """The stored session, locked until the block ends; 404 if absent or out of scope."""
     alias = sessions_database()
     with transaction.atomic(using=alias):
@@ -54,7 +54,7 @@ def save_in_scope(request: Request, session: Session, expected_version: int | No
     ensure_in_scope(request, session.pk)
 
 
-def ensure_in_scope(request: Request, session_id: uuid.UUID) -> None:
+def ensure_in_scope(request: Request, session_id: SessionId) -> None:
     if not is_scoped():
         return
     rows = Session.objects.using(sessions_database()).filter(pk=session_id)

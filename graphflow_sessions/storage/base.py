@@ -16,16 +16,15 @@ gets the same error everywhere.
 from __future__ import annotations
 
 import abc
-import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 
 from ..conf import app_settings
 from ..contract.codec import EncodedContext, write_context
 from ..exceptions import InvalidSession, SessionNotFound
-from ..ids import parse_session_id
+from ..ids import SessionId
 from ..signals import session_saved
 from .sql import FIRST_VERSION
 
@@ -45,17 +44,17 @@ def new_row_version(expected_version: int | None) -> int:
 class SessionRow:
     """What a save writes, checked and encoded once for every backend."""
 
-    id: uuid.UUID
+    id: SessionId
     graph_id: str
     current_task_id: str
     status_message: str | None
     context: EncodedContext
 
 
-def checked_row(session: Session, *, jsonb: bool = False) -> SessionRow:
-    """The session's row, or InvalidSession / InvalidSessionId / ContextError saying what
-    cannot be stored. ``jsonb``: the context goes out as a PostgreSQL jsonb parameter."""
-    session_id = parse_session_id(session.id)
+def checked_row(session: Session, session_id: SessionId, *, jsonb: bool = False) -> SessionRow:
+    """The session's row under ``session_id`` (its id, checked for the table), or
+    InvalidSession / ContextError saying what cannot be stored. ``jsonb``: the context goes
+    out as a PostgreSQL jsonb parameter."""
     session.id = session_id
     for name in ("graph_id", "current_task_id", "status_message"):
         value = getattr(session, name)
@@ -116,14 +115,14 @@ class SessionStorage(abc.ABC):
         """Insert the session as a new row; SessionExists (nothing written) if the id is taken."""
 
     @abc.abstractmethod
-    def get(self, session_id: uuid.UUID | str) -> Session | None:
+    def get(self, session_id: SessionId) -> Session | None:
         """The stored session, or None when there is none."""
 
     @abc.abstractmethod
-    def delete(self, session_id: uuid.UUID | str) -> bool:
+    def delete(self, session_id: SessionId) -> bool:
         """Delete the session; True if a row was deleted (absent is not an error)."""
 
-    def get_or_raise(self, session_id: uuid.UUID | str) -> Session:
+    def get_or_raise(self, session_id: SessionId) -> Session:
         """Like ``get``, but raise SessionNotFound (graph-flow's runner: "Session not found")."""
         session = self.get(session_id)
         if session is None:
@@ -136,16 +135,11 @@ class SessionStorage(abc.ABC):
     async def acreate(self, session: Session) -> None:
         await sync_to_async(self.create)(session)
 
-    async def aget(self, session_id: uuid.UUID | str) -> Session | None:
+    async def aget(self, session_id: SessionId) -> Session | None:
         return await sync_to_async(self.get)(session_id)
 
-    async def aget_or_raise(self, session_id: uuid.UUID | str) -> Session:
+    async def aget_or_raise(self, session_id: SessionId) -> Session:
         return await sync_to_async(self.get_or_raise)(session_id)
 
-    async def adelete(self, session_id: uuid.UUID | str) -> bool:
+    async def adelete(self, session_id: SessionId) -> bool:
         return await sync_to_async(self.delete)(session_id)
-
-
-def stored_id(value: Any) -> uuid.UUID:
-    """An id as the database returned it (a UUID, or its text on databases without a uuid type)."""
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -12,9 +12,9 @@ ORM (``orm.py``). Every statement comes from ``sql.py``.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -34,14 +34,16 @@ from ..exceptions import (
     SaveError,
     SessionConflict,
     SessionExists,
+    SessionTableChanged,
     StorageError,
     safe_cause,
 )
-from ..ids import parse_session_id
+from ..ids import SessionId, check_text_id, is_canonical_uuid_text, parse_session_id
 from ..signals import session_deleted
-from . import orm
+from . import orm, sql
 from .base import SessionRow, SessionStorage, checked_row, new_row_version, saved
 from .executor import KEEP_RESULTS_BELOW, PsycopgExecutor, available, unobserved, utf8_database
+from .flavour import Flavour, flavour_of, forget, is_stale_statement
 from .sql import Statements, session_model, supports_upsert
 
 if TYPE_CHECKING:
@@ -188,7 +190,28 @@ class DatabaseSessionStorage(SessionStorage):
     def _run(
         self, connection: Any, plan: _AliasPlan, statement: str, params: list[Any]
     ) -> tuple[Any, int]:
-        """Run one statement; its first row (None if none) and its row count."""
+        """Run one statement; its first row (None if none) and its row count.
+
+        A statement planned before a graph-flow 0.6+ service converted the id column (on
+        this connection, prepared earlier) fails; outside a transaction it runs again,
+        planned anew. Inside the caller's transaction, which the failure has aborted,
+        SessionTableChanged says so (the next transaction works).
+        """
+        try:
+            return self._run_once(connection, plan, statement, params)
+        except DatabaseError as exc:
+            if not is_stale_statement(exc):
+                raise
+            forget(connection)
+            if plan.executor is not None:
+                plan.executor.forget_prepared(connection)
+            if connection.in_atomic_block:
+                raise SessionTableChanged.in_transaction(connection.alias) from exc
+        return self._run_once(connection, plan, statement, params)
+
+    def _run_once(
+        self, connection: Any, plan: _AliasPlan, statement: str, params: list[Any]
+    ) -> tuple[Any, int]:
         if plan.executor is not None and unobserved(connection):
             return plan.executor.run(connection, statement, params)
         with connection.cursor() as cursor:
@@ -210,14 +233,55 @@ class DatabaseSessionStorage(SessionStorage):
         finally:
             self._release()
 
+    def has_text_ids(self) -> bool:
+        """Whether the table has graph-flow 0.6's text ids (read from the database now)."""
+        try:
+            connection, _plan = self._connection(None, "inspect")
+            return flavour_of(connection, fresh=True) is Flavour.TEXT_IDS
+        finally:
+            self._release()
+
+    def database_time(self) -> datetime:
+        """The database server's clock now (aware, UTC): what every write stamps."""
+        try:
+            connection, _plan = self._connection(None, "inspect")
+            with connection.cursor() as cursor:
+                cursor.execute(sql.database_time(connection))
+                value = cursor.fetchone()[0]
+        finally:
+            self._release()
+        if isinstance(value, str):  # SQLite's text, in UTC
+            value = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return value
+
+    def session_id(self, value: Any) -> SessionId:
+        """``value`` as an id of this storage's table, or InvalidSessionId (see ``ids.py``)."""
+        try:
+            return self._session_id(value, "look up")
+        finally:
+            self._release()
+
+    def _session_id(self, value: Any, action: str) -> SessionId:
+        """``value`` as an id of this database's table. A UUID (or its canonical text) is the
+        same id on either of graph-flow's tables and needs no query; other text is looked up
+        against the table as it is now (see flavour.py)."""
+        if not isinstance(value, str) or is_canonical_uuid_text(value):
+            return parse_session_id(value)
+        check_text_id(value)  # what no table holds fails before the database is asked
+        connection, _plan = self._connection(None, action)
+        text_ids = flavour_of(connection) is Flavour.TEXT_IDS
+        if not text_ids:  # about to refuse or normalise it: is the table still 0.5's?
+            text_ids = flavour_of(connection, fresh=True) is Flavour.TEXT_IDS
+        return parse_session_id(value, text_ids=text_ids)
+
     def _write(self, session: Session, expected_version: int | None, *, create: bool) -> None:
         action = "create" if create else "save"
         jsonb = self._sends_jsonb()
-        row = checked_row(session, jsonb=jsonb)
+        row = checked_row(session, self._session_id(session.id, action), jsonb=jsonb)
         connection, plan = self._connection(row.id, action)
         direct = plan.executor is not None and unobserved(connection)
         if jsonb and not utf8_database(connection):
-            row = checked_row(session)  # \u escapes beyond ASCII need a UTF8 database
+            row = checked_row(session, row.id)  # \u escapes beyond ASCII need a UTF8 database
         if not plan.upsert:
             try:
                 if create:
@@ -277,7 +341,7 @@ class DatabaseSessionStorage(SessionStorage):
         return _convert(stored, plan.returning_converters, connection)
 
     def _conflict(
-        self, session_id: uuid.UUID, expected: int | None, connection: Any, plan: _AliasPlan
+        self, session_id: SessionId, expected: int | None, connection: Any, plan: _AliasPlan
     ) -> SessionConflict:
         # Only on the error path: one more query to say what the stored version is.
         with connection.cursor() as cursor:
@@ -323,14 +387,14 @@ class DatabaseSessionStorage(SessionStorage):
 
     # get --------------------------------------------------------------------------------
 
-    def get(self, session_id: uuid.UUID | str) -> Session | None:
+    def get(self, session_id: SessionId) -> Session | None:
         try:
             return self._get(session_id)
         finally:
             self._release()
 
-    def _get(self, session_id: uuid.UUID | str) -> Session | None:
-        sid = parse_session_id(session_id)
+    def _get(self, session_id: SessionId) -> Session | None:
+        sid = self._session_id(session_id, "fetch")
         connection, plan = self._connection(sid, "fetch")
         params = [plan.pk_field.get_db_prep_value(sid, connection)]
         try:
@@ -354,14 +418,14 @@ class DatabaseSessionStorage(SessionStorage):
 
     # delete -----------------------------------------------------------------------------
 
-    def delete(self, session_id: uuid.UUID | str) -> bool:
+    def delete(self, session_id: SessionId) -> bool:
         try:
             return self._delete(session_id)
         finally:
             self._release()
 
-    def _delete(self, session_id: uuid.UUID | str) -> bool:
-        sid = parse_session_id(session_id)
+    def _delete(self, session_id: SessionId) -> bool:
+        sid = self._session_id(session_id, "delete")
         connection, plan = self._connection(sid, "delete")
         params = [plan.pk_field.get_db_prep_value(sid, connection)]
         try:
@@ -408,7 +472,7 @@ class DatabaseSessionStorage(SessionStorage):
 
 
 def _failure(
-    error: type[StorageError], action: str, session_id: uuid.UUID, exc: Exception, connection: Any
+    error: type[StorageError], action: str, session_id: SessionId, exc: Exception, connection: Any
 ) -> StorageError:
     """``error`` for a statement the database refused; ConnectionFailed when the connection
     itself died under it (server restart, terminated backend): retrying can then succeed.

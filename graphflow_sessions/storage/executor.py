@@ -161,6 +161,19 @@ class PsycopgExecutor:
             record_backend_pid(pgconn, row[-1])
         return row, count
 
+    def forget_prepared(self, connection: Any) -> None:
+        """Drop the prepared statements of this connection (planned against a table that has
+        changed since): ``DEALLOCATE ALL`` through psycopg, which then forgets its own too.
+        Inside a failed transaction nothing can run; its rollback makes psycopg forget."""
+        pgconn = connection.connection
+        state = _state(pgconn)
+        state.prepared.clear()
+        if pgconn.info.transaction_status == self._idle and state.cursor is not None:
+            with connection.wrap_database_errors:
+                state.cursor.execute("DEALLOCATE ALL")
+        else:
+            state.in_transaction = True  # re-pipeline after the transaction ends
+
     def free_result(self, connection: Any) -> None:
         """Free the last result now (a large context): the next run opens a new cursor."""
         state = _states.get(connection.connection)

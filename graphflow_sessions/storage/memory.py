@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ from django.utils import timezone
 
 from ..contract.codec import read_context
 from ..exceptions import SessionConflict, SessionExists
-from ..ids import parse_session_id
+from ..ids import SessionId, parse_session_id
 from ..signals import session_deleted
 from .base import SessionStorage, checked_row, new_row_version, saved
 from .sql import session_model
@@ -42,7 +41,7 @@ class InMemorySessionStorage(SessionStorage):
     """
 
     def __init__(self) -> None:
-        self._rows: dict[uuid.UUID, _StoredRow] = {}
+        self._rows: dict[SessionId, _StoredRow] = {}
         self._lock = threading.Lock()
 
     def save(self, session: Session, *, expected_version: int | None = None) -> None:
@@ -52,7 +51,7 @@ class InMemorySessionStorage(SessionStorage):
         self._write(session, expected_version=None, create=True)
 
     def _write(self, session: Session, *, expected_version: int | None, create: bool) -> None:
-        row = checked_row(session)
+        row = checked_row(session, parse_session_id(session.id))
         now = timezone.now()
         with self._lock:
             stored = self._rows.get(row.id)
@@ -80,7 +79,7 @@ class InMemorySessionStorage(SessionStorage):
         session.version, session.created_at, session.updated_at = version, created, now
         saved(self, session, None)
 
-    def get(self, session_id: uuid.UUID | str) -> Session | None:
+    def get(self, session_id: SessionId) -> Session | None:
         sid = parse_session_id(session_id)
         with self._lock:
             stored = self._rows.get(sid)
@@ -99,7 +98,7 @@ class InMemorySessionStorage(SessionStorage):
         session._state.adding = False
         return session
 
-    def delete(self, session_id: uuid.UUID | str) -> bool:
+    def delete(self, session_id: SessionId) -> bool:
         sid = parse_session_id(session_id)
         with self._lock:
             deleted = self._rows.pop(sid, None) is not None

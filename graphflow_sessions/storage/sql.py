@@ -25,8 +25,10 @@ __all__ = [
     "FIRST_VERSION",
     "Statements",
     "add_version_column",
+    "database_time",
     "distinct_values",
     "graph_flow_create_table",
+    "id_column_type",
     "set_context_compression",
     "row_estimate",
     "session_model",
@@ -74,6 +76,23 @@ def add_version_column(table: str) -> str:
 def set_context_compression(table: str, method: str) -> str:
     """Compress new large contexts with ``method`` (``lz4``, or ``default``) from now on."""
     return f"ALTER TABLE {table} ALTER COLUMN context SET COMPRESSION {method}"
+
+
+def database_time(connection: Any) -> str:
+    """The database server's clock, in UTC (what ``NOW()`` in the statements above reads)."""
+    if connection.vendor == "postgresql":
+        return "SELECT NOW()"
+    return "SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')"
+
+
+def id_column_type(connection: Any) -> tuple[str, list[Any]]:
+    """The type of the table's id column (``uuid`` or ``text``), from PostgreSQL's catalogue."""
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    return (
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = to_regclass(%s) AND attname = 'id' AND NOT attisdropped",
+        [table],
+    )
 
 
 def distinct_values(connection: Any, column: str, limit: int) -> tuple[str, list[Any]]:

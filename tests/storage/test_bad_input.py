@@ -297,6 +297,17 @@ BAD_IDS = [
 ]
 
 
+def holds_on_no_table(bad: object) -> bool:
+    """Not text, or text no table can hold as an id (refused without asking the database)."""
+    return not isinstance(bad, str) or bad == "" or len(bad) > 2_600 or "\x00" in bad
+
+
+def only_reads_the_id_column_type(statements: list[str]) -> bool:
+    # Text that graph-flow 0.6's text table would take: whether the table is still 0.5's
+    # (uuid ids) is read from the catalogue, a read that cannot fail the caller's transaction.
+    return all("pg_attribute" in s or s.endswith('"BEGIN"') for s in statements)
+
+
 @pytest.mark.parametrize("bad", BAD_IDS, ids=lambda v: repr(v)[:40])
 def test_an_invalid_id_is_refused_before_any_query(storage, bad):
     operations = [
@@ -307,7 +318,10 @@ def test_an_invalid_id_is_refused_before_any_query(storage, bad):
     for operation in operations:
         with count_round_trips() as trace, pytest.raises(InvalidSessionId) as caught:
             operation()
-        assert trace.round_trips == 0, trace.statements
+        if holds_on_no_table(bad):
+            assert trace.round_trips == 0, trace.statements
+        else:
+            assert only_reads_the_id_column_type(trace.statements), trace.statements
         assert "invalid session id" in str(caught.value)
         assert len(str(caught.value)) < 300
         assert isinstance(caught.value, StorageError)

@@ -133,11 +133,7 @@ class Command(BaseCommand):
             nonlocal deleted
             deleted += batch.deleted
             progress.report(
-                ngettext(
-                    "deleted %(count)d (%(so_far)d so far, %(rule)s) in %(ms).0f ms",
-                    "deleted %(count)d (%(so_far)d so far, %(rule)s) in %(ms).0f ms",
-                    batch.deleted,
-                )
+                _("deleted %(count)d (%(so_far)d so far, %(rule)s) in %(ms).0f ms")
                 % {
                     "count": batch.deleted,
                     "so_far": batch.total_deleted,
@@ -215,11 +211,11 @@ class Command(BaseCommand):
         def report(batch: TrimBatch) -> None:
             progress.report(
                 ngettext(
-                    "scanned %(scanned)d sessions, trimmed %(count)d so far "
+                    "scanned %(scanned)d session, trimmed %(count)d so far "
                     "(%(ms).0f ms for the last %(last)d)",
                     "scanned %(scanned)d sessions, trimmed %(count)d so far "
                     "(%(ms).0f ms for the last %(last)d)",
-                    batch.total_trimmed,
+                    batch.total_scanned,
                 )
                 % {
                     "scanned": batch.total_scanned,

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.core.management.base import OutputWrapper
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from graphflow_sessions.context import Context
 from graphflow_sessions.management.progress import BAR_WIDTH, Progress, bar
@@ -282,3 +282,26 @@ def test_the_bar_fills_in_proportion_and_never_past_the_end() -> None:
     assert bar(0, 4) == f"[{'.' * BAR_WIDTH}]   0%"
     assert bar(1, 4) == f"[{'#' * (BAR_WIDTH // 4)}{'.' * (BAR_WIDTH * 3 // 4)}]  25%"
     assert bar(9, 4) == f"[{'#' * BAR_WIDTH}] 100%"
+
+
+# In the active language ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "summary", "failure"),
+    [
+        ("de", "1 Sitzung importiert (1 neu, 0 ersetzt) aus 2 Zeilen in ", "1 von 2 Zeilen wurde"),
+        ("fr", "Import terminé : 1 session (nouvelles : 1, remplacées : 0), depuis 2 lignes",
+         "1 ligne sur 2 a été rejetée"),
+    ],
+)  # fmt: skip
+def test_import_reports_in_the_active_language(
+    tmp_path: Path, language: str, summary: str, failure: str
+) -> None:
+    out = StringIO()
+
+    with translation.override(language), pytest.raises(CommandError, match=failure):
+        call_command("graphflow_sessions_import", jsonl(tmp_path / "in.jsonl", good=1, bad=1),
+                     stdout=out, stderr=StringIO())  # fmt: skip
+
+    assert out.getvalue().startswith(summary)

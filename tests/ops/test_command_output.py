@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import pty
+import stat
+import threading
 import tty
 import uuid
 from collections.abc import Iterator
@@ -109,6 +111,22 @@ def test_export_to_a_file_at_verbosity_0_prints_nothing(tmp_path: Path) -> None:
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
 
 
+def test_export_into_a_pipe_writes_through_it_and_leaves_it_a_pipe(tmp_path: Path) -> None:
+    stored_sessions(2)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+
+    run("graphflow_sessions_export", "-o", str(pipe), "-v", "0")
+    reader.join(timeout=10)
+
+    assert len(received[0].splitlines()) == 2
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert not (tmp_path / "pipe.partial").exists()
+
+
 def test_import_at_verbosity_0_prints_only_the_rejected_lines(tmp_path: Path) -> None:
     source = jsonl(tmp_path / "in.jsonl", good=2, bad=1)
     out, err = StringIO(), StringIO()
@@ -182,13 +200,16 @@ def test_import_counts_rejected_lines_in_singular_and_plural(
 
 
 @pytest.mark.parametrize(("count", "noun"), [(1, "session"), (2, "sessions")])
-def test_export_and_prune_count_sessions_in_singular_and_plural(count: int, noun: str) -> None:
+def test_export_and_prune_count_sessions_in_singular_and_plural(
+    tmp_path: Path, count: int, noun: str
+) -> None:
     stored_sessions(count, age=timedelta(days=40))
+    target = tmp_path / "out.jsonl"
 
-    _, exported = run("graphflow_sessions_export", "-o", os.devnull)
+    _, exported = run("graphflow_sessions_export", "-o", str(target))
     pruned, _ = run("graphflow_sessions_prune", "--older-than", "30d")
 
-    assert f"Exported {count} {noun} to {os.devnull} in " in exported
+    assert f"Exported {count} {noun} to {target} in " in exported
     assert f"Deleted {count} {noun} in total in " in pruned
 
 

@@ -150,17 +150,23 @@ class Command(BaseCommand):
     def _export_to_file(
         self, output: str, report: Callable[[int], None], filters: dict[str, Any]
     ) -> int:
-        """Write to ``output.partial`` and rename it, so ``output`` is never half written."""
-        partial = f"{output}.partial"
+        """Write to ``output.partial`` and rename it, so ``output`` is never half written.
+
+        A device or a pipe (``/dev/null``, a FIFO) is written in place: renaming a file
+        over it would replace the device itself.
+        """
+        in_place = os.path.exists(output) and not os.path.isfile(output)
+        partial = output if in_place else f"{output}.partial"
         try:
             with open(partial, "w", encoding="utf-8") as out:
                 count = export_sessions(out, progress=report, **filters)
-            os.replace(partial, output)
+            if not in_place:
+                os.replace(partial, output)
         except OSError as exc:
             raise CommandError(
                 _("--output: cannot write %(path)r: %(error)s") % {"path": output, "error": exc}
             ) from None
         finally:
-            if os.path.exists(partial):
+            if not in_place and os.path.exists(partial):
                 os.remove(partial)
         return count

@@ -121,12 +121,7 @@ class Command(BaseCommand):
             "using": using,
         }
         progress = Progress(self.stderr, options["verbosity"])
-        # Only the bar needs the total, and counting costs a query per rule.
-        total = (
-            prune_sessions(older_than, dry_run=True, **arguments).deleted
-            if progress.wants_total and not options["dry_run"]
-            else None
-        )
+        total: int | None = None
         deleted = 0
 
         def report(batch: PruneBatch) -> None:
@@ -145,6 +140,9 @@ class Command(BaseCommand):
             )
 
         try:
+            if progress.wants_total and not options["dry_run"]:
+                # Only the bar needs the total, and counting costs a query per rule.
+                total = prune_sessions(older_than, dry_run=True, **arguments).deleted
             result = prune_sessions(
                 older_than, dry_run=options["dry_run"], progress=report, **arguments
             )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 
 def _vendor() -> str:
@@ -60,3 +61,12 @@ def fresh_connection() -> Iterator[None]:
     connection.close()
     yield
     connection.close()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test starts and ends in LANGUAGE_CODE: LocaleMiddleware activates a request's
+    Accept-Language in the thread and leaves it active after the test client returns."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

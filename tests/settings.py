@@ -8,6 +8,8 @@ import dj_database_url
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
+USE_I18N = True
+LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "tests.urls"
@@ -32,6 +34,8 @@ except ImportError:
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Accept-Language picks the language, so the tests can ask for the app's German and French.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

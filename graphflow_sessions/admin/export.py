@@ -90,7 +90,7 @@ def _header_lines(session: Any, context: Context) -> list[tuple[str, str]]:
 def transcript_markdown(session: Any) -> str:
     """The whole transcript as Markdown; message text is quoted so it cannot break headings."""
     context: Context = session.context
-    lines = [f"# {_('Session')} {session.pk}", ""]
+    lines = ["# " + _("Session %(id)s") % {"id": session.pk}, ""]
     lines += [f"- **{label}:** {value}" for label, value in _header_lines(session, context)]
     for number, message in enumerate(context.get_all_messages(), start=1):
         lines += ["", f"## {number}. {message.role.value} · {message.timestamp_text}", ""]
@@ -101,7 +101,7 @@ def transcript_markdown(session: Any) -> str:
 def transcript_text(session: Any) -> str:
     """The whole transcript as plain text; message lines are indented under their header."""
     context: Context = session.context
-    lines = [f"{_('Session')} {session.pk}"]
+    lines = [_("Session %(id)s") % {"id": session.pk}]
     lines += [f"{label}: {value}" for label, value in _header_lines(session, context)]
     for number, message in enumerate(context.get_all_messages(), start=1):
         lines += ["", f"[{number}] {message.timestamp_text} {message.role.value}:"]

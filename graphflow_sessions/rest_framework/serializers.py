@@ -8,7 +8,7 @@ what the storage backend and a Rust service accept. The nested serializers below
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -22,6 +22,7 @@ from ..exceptions import ContextError, ContextTooLarge
 from .parsers import RequestTooLarge
 
 ROLE_CHOICES = [(role.value, role.value) for role in MessageRole]
+_QUOTED_ROLES = [f'"{role.value}"' for role in MessageRole]
 
 
 class TextField(serializers.CharField):
@@ -38,8 +39,23 @@ class TimestampField(TextField):
     """RFC 3339 text, kept verbatim (graph-flow writes nanoseconds; Python keeps micro)."""
 
 
+class RoleField(serializers.ChoiceField):
+    """A message's role; a wrong one is answered with the roles there are."""
+
+    default_error_messages = {
+        "invalid_choice": _('"{input}" is not a valid role: expected {roles} or {last}.')
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=ROLE_CHOICES, **kwargs)
+
+    def fail(self, key: str, **kwargs: Any) -> NoReturn:
+        roles, last = ", ".join(_QUOTED_ROLES[:-1]), _QUOTED_ROLES[-1]
+        super().fail(key, roles=roles, last=last, **kwargs)
+
+
 class MessageSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=ROLE_CHOICES)
+    role = RoleField()
     content = TextField(allow_blank=True, trim_whitespace=False)
     timestamp = TimestampField(
         help_text=_("RFC 3339, e.g. 2026-01-01T00:00:00Z (graph-flow writes UTC with Z).")
@@ -49,7 +65,7 @@ class MessageSerializer(serializers.Serializer):
 class NewMessageSerializer(serializers.Serializer):
     """Body of ``POST .../messages/``: the server stamps the time."""
 
-    role = serializers.ChoiceField(choices=ROLE_CHOICES)
+    role = RoleField()
     content = TextField(allow_blank=True, trim_whitespace=False)
 
 

@@ -357,7 +357,7 @@ def test_export_command_writes_a_file_and_reports_on_stderr(tmp_path: Path) -> N
     records = [json.loads(text) for text in target.read_text().splitlines()]
     assert [record["graph_id"] for record in records] == ["chat"]
     assert out.getvalue() == ""
-    assert f"Exported 1 sessions to {target}" in err.getvalue()
+    assert f"Exported 1 session to {target}" in err.getvalue()
     assert not (tmp_path / "sessions.jsonl.partial").exists()
 
 
@@ -384,7 +384,7 @@ def test_import_command_reports_bad_lines_and_fails_at_the_end(tmp_path: Path) -
     source.write_text(line() + "\n" + line(version=-5) + "\n" + line() + "\n")
     out, err = StringIO(), StringIO()
 
-    with pytest.raises(CommandError, match="1 of 3 lines were rejected"):
+    with pytest.raises(CommandError, match="1 of 3 lines was rejected"):
         call_command("graphflow_sessions_import", str(source), stdout=out, stderr=err)
 
     assert "line 2: version: expected a whole number from 0" in err.getvalue()
@@ -401,7 +401,7 @@ def test_import_command_dry_run(tmp_path: Path) -> None:
     call_command("graphflow_sessions_import", str(source), "--dry-run", stdout=out,
                  stderr=StringIO())  # fmt: skip
 
-    assert "Would import 1 sessions (1 new, 0 replaced)" in out.getvalue()
+    assert "Would import 1 session (1 new, 0 replaced)" in out.getvalue()
     assert Session.objects.count() == 0
 
 

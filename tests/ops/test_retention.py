@@ -341,12 +341,12 @@ def run(*args: str) -> tuple[str, str]:
 
 
 @pytest.mark.django_db
-def test_prune_command_reports_progress_on_stderr_and_a_summary_on_stdout() -> None:
+def test_prune_command_reports_progress_on_stderr_at_verbosity_2_and_a_summary_on_stdout() -> None:
     for _ in range(3):
         make_session(age=timedelta(days=40))
     kept = make_session()
 
-    out, err = run("--older-than", "30d", "--batch-size", "2")
+    out, err = run("--older-than", "30d", "--batch-size", "2", "--verbosity", "2")
 
     assert err.count("deleted ") == 2
     assert "(2 so far, all graphs, not updated for 30d)" in err
@@ -362,7 +362,7 @@ def test_prune_command_dry_run_says_what_it_would_delete() -> None:
 
     out, err = run("--older-than", "12h", "--graph", "claims", "--dry-run")
 
-    assert "Would delete 1 sessions of graph 'claims', not updated for 12h" in out
+    assert "Would delete 1 session of graph 'claims', not updated for 12h" in out
     assert err == ""
     assert stored_ids() == ids
 
@@ -402,7 +402,7 @@ def test_prune_command_without_age_uses_the_settings() -> None:
 
     out, _ = run()
 
-    assert "Deleted 1 sessions of graph 'chat', not updated for 1d" in out
+    assert "Deleted 1 session of graph 'chat', not updated for 1d" in out
     assert stored_ids() == {kept}
 
 
@@ -521,7 +521,7 @@ def test_trim_command_reports_what_it_trimmed() -> None:
     save_history(5, 2)
     save_history(1, 2)
 
-    out, err = run("--trim-messages", "--batch-size", "1")
+    out, err = run("--trim-messages", "--batch-size", "1", "--verbosity", "2")
 
     assert "Trimmed the chat history of 1 of 2 sessions scanned" in out
     assert err.count("scanned ") == 2

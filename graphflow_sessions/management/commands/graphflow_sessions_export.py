@@ -3,13 +3,15 @@
     manage.py graphflow_sessions_export --output sessions.jsonl [--graph G] [--task T]
         [--created-after 2026-01-01] [--updated-before 2026-02-01T00:00:00Z]
 
-Progress and the summary go to stderr (stdout may be the data).
+Progress (``-v 2``) and the summary (``-v 1``, the default) go to stderr, since stdout may be
+the data; ``-v 0`` writes nothing but errors.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from datetime import time as clock
 from typing import Any
@@ -17,8 +19,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ...transfer import DEFAULT_CHUNK_SIZE, export_sessions
+from ..progress import Progress
 
 
 def parse_moment(text: str, option: str) -> datetime:
@@ -29,11 +34,17 @@ def parse_moment(text: str, option: str) -> datetime:
             day = parse_date(text)
             moment = None if day is None else datetime.combine(day, clock())
     except ValueError as exc:
-        raise CommandError(f"{option}: {text!r} is not a valid date or time: {exc}") from None
+        raise CommandError(
+            _("%(option)s: %(text)r is not a valid date or time: %(error)s")
+            % {"option": option, "text": text, "error": exc}
+        ) from None
     if moment is None:
         raise CommandError(
-            f"{option}: expected a date or a date and time such as 2026-01-31 or "
-            f"2026-01-31T12:00:00Z, got {text!r}"
+            _(
+                "%(option)s: expected a date or a date and time such as 2026-01-31 or "
+                "2026-01-31T12:00:00Z, got %(text)r"
+            )
+            % {"option": option, "text": text}
         )
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
@@ -78,7 +89,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["chunk_size"] < 1:
-            raise CommandError(f"--chunk-size must be at least 1, got {options['chunk_size']}")
+            message = _("--chunk-size must be at least 1, got %(value)d")
+            raise CommandError(message % {"value": options["chunk_size"]})
         filters: dict[str, Any] = {
             "graph_id": options["graph"],
             "task_id": options["task"],
@@ -89,29 +101,72 @@ class Command(BaseCommand):
             if options[key] is not None:
                 filters[key] = parse_moment(options[key], "--" + key.replace("_", "-"))
 
-        def report(count: int) -> None:
-            self.stderr.write(f"exported {count} sessions so far")
-
+        # stdout may be the data, so everything else goes to stderr.
+        progress = Progress(self.stderr, options["verbosity"])
         started = time.perf_counter()
-        output = options["output"]
-        if output is None:
-            count = export_sessions(self.stdout, progress=report, **filters)
-        else:
-            partial = f"{output}.partial"
-            try:
-                with open(partial, "w", encoding="utf-8") as out:
-                    count = export_sessions(out, progress=report, **filters)
-                os.replace(partial, output)
-            except OSError as exc:
-                raise CommandError(f"--output: cannot write {output!r}: {exc}") from None
-            finally:
-                if os.path.exists(partial):
-                    os.remove(partial)
-        seconds = time.perf_counter() - started
-        rate = count / seconds if seconds else 0.0
-        where = f" to {output}" if output else ""
-        self.stderr.write(
-            self.style.SUCCESS(
-                f"Exported {count} sessions{where} in {seconds:.1f} s ({rate:.0f} rows/s)."
+
+        def report(count: int) -> None:
+            rate = count / (time.perf_counter() - started)
+            progress.report(
+                ngettext(
+                    "exported %(count)d session so far (%(rate).0f rows/s)",
+                    "exported %(count)d sessions so far (%(rate).0f rows/s)",
+                    count,
+                )
+                % {"count": count, "rate": rate}
             )
-        )
+
+        output = options["output"]
+        try:
+            if output is None:
+                count = export_sessions(self.stdout, progress=report, **filters)
+            else:
+                count = self._export_to_file(output, report, filters)
+        finally:
+            progress.finish()
+        if options["verbosity"] < 1:
+            return
+        seconds = time.perf_counter() - started
+        values = {
+            "count": count,
+            "output": output,
+            "seconds": seconds,
+            "rate": count / seconds if seconds else 0.0,
+        }
+        if output:
+            summary = ngettext(
+                "Exported %(count)d session to %(output)s in %(seconds).1f s (%(rate).0f rows/s).",
+                "Exported %(count)d sessions to %(output)s in %(seconds).1f s (%(rate).0f rows/s).",
+                count,
+            )
+        else:
+            summary = ngettext(
+                "Exported %(count)d session in %(seconds).1f s (%(rate).0f rows/s).",
+                "Exported %(count)d sessions in %(seconds).1f s (%(rate).0f rows/s).",
+                count,
+            )
+        self.stderr.write(self.style.SUCCESS(summary % values))
+
+    def _export_to_file(
+        self, output: str, report: Callable[[int], None], filters: dict[str, Any]
+    ) -> int:
+        """Write to ``output.partial`` and rename it, so ``output`` is never half written.
+
+        A device or a pipe (``/dev/null``, a FIFO) is written in place: renaming a file
+        over it would replace the device itself.
+        """
+        in_place = os.path.exists(output) and not os.path.isfile(output)
+        partial = output if in_place else f"{output}.partial"
+        try:
+            with open(partial, "w", encoding="utf-8") as out:
+                count = export_sessions(out, progress=report, **filters)
+            if not in_place:
+                os.replace(partial, output)
+        except OSError as exc:
+            raise CommandError(
+                _("--output: cannot write %(path)r: %(error)s") % {"path": output, "error": exc}
+            ) from None
+        finally:
+            if not in_place and os.path.exists(partial):
+                os.remove(partial)
+        return count

@@ -4,7 +4,8 @@
     manage.py graphflow_sessions_prune                 # the rules in GRAPHFLOW_SESSIONS
     manage.py graphflow_sessions_prune --trim-messages [--graph G] [--dry-run]
 
-Progress goes to stderr, the summary to stdout.
+The summary goes to stdout (``-v 1``, the default), progress to stderr (``-v 2``: a bar
+redrawn on a terminal, a line per batch elsewhere); ``-v 0`` writes nothing but errors.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from ...models import Session
 from ...retention import (
     DEFAULT_BATCH_SIZE,
     PruneBatch,
+    PruneResult,
     TrimBatch,
     parse_age,
     prune_sessions,
@@ -23,15 +28,18 @@ from ...retention import (
     trim_chat_histories,
 )
 from ...routers import sessions_database
+from ..progress import Progress
 
 
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise CommandError(f"--batch-size must be a whole number, got {text!r}") from None
+        raise CommandError(
+            _("--batch-size must be a whole number, got %(text)r") % {"text": text}
+        ) from None
     if value < 1:
-        raise CommandError(f"--batch-size must be at least 1, got {value}")
+        raise CommandError(_("--batch-size must be at least 1, got %(value)d") % {"value": value})
     return value
 
 
@@ -78,8 +86,10 @@ class Command(BaseCommand):
         if options["trim_messages"]:
             if options["older_than"]:
                 raise CommandError(
-                    "--trim-messages trims histories and deletes nothing, so it takes no "
-                    "--older-than; run the command twice to do both."
+                    _(
+                        "--trim-messages trims histories and deletes nothing, so it takes no "
+                        "--older-than; run the command twice to do both."
+                    )
                 )
             self._trim(using, options)
             return
@@ -93,62 +103,155 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--older-than: {exc}") from None
         elif not retention_rules(options["graph"]):
-            which = f" for graph {options['graph']!r}" if options["graph"] else ""
-            raise CommandError(
-                f"Nothing to prune{which}: pass --older-than (e.g. --older-than 30d), or set "
-                'GRAPHFLOW_SESSIONS["RETENTION_DAYS"] or ["RETENTION_DAYS_BY_GRAPH"].'
-            )
+            if options["graph"]:
+                message = _(
+                    "Nothing to prune for graph %(graph)r: pass --older-than (e.g. --older-than "
+                    '30d), or set GRAPHFLOW_SESSIONS["RETENTION_DAYS"] or '
+                    '["RETENTION_DAYS_BY_GRAPH"].'
+                ) % {"graph": options["graph"]}
+            else:
+                message = _(
+                    "Nothing to prune: pass --older-than (e.g. --older-than 30d), or set "
+                    'GRAPHFLOW_SESSIONS["RETENTION_DAYS"] or ["RETENTION_DAYS_BY_GRAPH"].'
+                )
+            raise CommandError(message)
+        arguments = {
+            "graph_id": options["graph"],
+            "batch_size": options["batch_size"],
+            "using": using,
+        }
+        progress = Progress(self.stderr, options["verbosity"])
+        total: int | None = None
+        deleted = 0
 
         def report(batch: PruneBatch) -> None:
-            self.stderr.write(
-                f"deleted {batch.deleted} ({batch.total_deleted} so far, "
-                f"{batch.rule.describe()}) in {batch.seconds * 1000:.0f} ms"
+            nonlocal deleted
+            deleted += batch.deleted
+            progress.report(
+                _("deleted %(count)d (%(so_far)d so far, %(rule)s) in %(ms).0f ms")
+                % {
+                    "count": batch.deleted,
+                    "so_far": batch.total_deleted,
+                    "rule": batch.rule.describe(),
+                    "ms": batch.seconds * 1000,
+                },
+                deleted,
+                total,
             )
 
         try:
+            if progress.wants_total and not options["dry_run"]:
+                # Only the bar needs the total, and counting costs a query per rule.
+                total = prune_sessions(older_than, dry_run=True, **arguments).deleted
             result = prune_sessions(
-                older_than,
+                older_than, dry_run=options["dry_run"], progress=report, **arguments
+            )
+        except ValueError as exc:  # a bad retention setting
+            raise CommandError(str(exc)) from None
+        finally:
+            progress.finish()
+        if options["verbosity"] >= 1:
+            self._summarise_prune(result)
+
+    def _summarise_prune(self, result: PruneResult) -> None:
+        for rule, cutoff, count in result.rules:
+            if result.dry_run:
+                line = ngettext(
+                    "Would delete %(count)d session of %(rule)s (updated before %(cutoff)s).",
+                    "Would delete %(count)d sessions of %(rule)s (updated before %(cutoff)s).",
+                    count,
+                )
+            else:
+                line = ngettext(
+                    "Deleted %(count)d session of %(rule)s (updated before %(cutoff)s).",
+                    "Deleted %(count)d sessions of %(rule)s (updated before %(cutoff)s).",
+                    count,
+                )
+            values = {
+                "count": count,
+                "rule": rule.describe(),
+                "cutoff": cutoff.isoformat(timespec="seconds"),
+            }
+            self.stdout.write(line % values)
+        if result.dry_run:
+            summary = ngettext(
+                "Would delete %(count)d session in total.",
+                "Would delete %(count)d sessions in total.",
+                result.deleted,
+            ) % {"count": result.deleted}
+        else:
+            batches = ngettext("%(count)d batch", "%(count)d batches", result.batches) % {
+                "count": result.batches
+            }
+            summary = ngettext(
+                "Deleted %(count)d session in total in %(seconds).1f s (%(batches)s, "
+                "%(rate).0f rows/s, slowest batch %(slowest).0f ms).",
+                "Deleted %(count)d sessions in total in %(seconds).1f s (%(batches)s, "
+                "%(rate).0f rows/s, slowest batch %(slowest).0f ms).",
+                result.deleted,
+            ) % {
+                "count": result.deleted,
+                "seconds": result.seconds,
+                "batches": batches,
+                "rate": result.deleted / result.seconds if result.seconds else 0.0,
+                "slowest": result.slowest_batch_seconds * 1000,
+            }
+        self.stdout.write(self.style.SUCCESS(summary))
+
+    def _trim(self, using: str, options: dict[str, Any]) -> None:
+        progress = Progress(self.stderr, options["verbosity"])
+        # Every session of the graph is scanned once, so their number is the bar's end.
+        sessions = Session.objects.using(using)
+        if options["graph"] is not None:
+            sessions = sessions.filter(graph_id=options["graph"])
+        total = sessions.count() if progress.wants_total else None
+
+        def report(batch: TrimBatch) -> None:
+            progress.report(
+                ngettext(
+                    "scanned %(scanned)d session, trimmed %(count)d so far "
+                    "(%(ms).0f ms for the last %(last)d)",
+                    "scanned %(scanned)d sessions, trimmed %(count)d so far "
+                    "(%(ms).0f ms for the last %(last)d)",
+                    batch.total_scanned,
+                )
+                % {
+                    "scanned": batch.total_scanned,
+                    "count": batch.total_trimmed,
+                    "ms": batch.seconds * 1000,
+                    "last": batch.scanned,
+                },
+                batch.total_scanned,
+                total,
+            )
+
+        try:
+            result = trim_chat_histories(
                 graph_id=options["graph"],
                 batch_size=options["batch_size"],
                 dry_run=options["dry_run"],
                 using=using,
                 progress=report,
             )
-        except ValueError as exc:  # a bad retention setting
-            raise CommandError(str(exc)) from None
-        verb = "Would delete" if result.dry_run else "Deleted"
-        for rule, cutoff, count in result.rules:
-            self.stdout.write(
-                f"{verb} {count} sessions of {rule.describe()} "
-                f"(updated before {cutoff.isoformat(timespec='seconds')})."
+        finally:
+            progress.finish()
+        if options["verbosity"] < 1:
+            return
+        if result.dry_run:
+            summary = ngettext(
+                "Would trim the chat history of %(count)d of %(scanned)d session scanned "
+                "in %(seconds).1f s.",
+                "Would trim the chat history of %(count)d of %(scanned)d sessions scanned "
+                "in %(seconds).1f s.",
+                result.scanned,
             )
-        summary = f"{verb} {result.deleted} sessions in total"
-        if not result.dry_run:
-            rate = result.deleted / result.seconds if result.seconds else 0.0
-            summary += (
-                f" in {result.seconds:.1f} s ({result.batches} batches, {rate:.0f} rows/s, "
-                f"slowest batch {result.slowest_batch_seconds * 1000:.0f} ms)"
+        else:
+            summary = ngettext(
+                "Trimmed the chat history of %(count)d of %(scanned)d session scanned "
+                "in %(seconds).1f s.",
+                "Trimmed the chat history of %(count)d of %(scanned)d sessions scanned "
+                "in %(seconds).1f s.",
+                result.scanned,
             )
-        self.stdout.write(self.style.SUCCESS(summary + "."))
-
-    def _trim(self, using: str, options: dict[str, Any]) -> None:
-        def report(batch: TrimBatch) -> None:
-            self.stderr.write(
-                f"scanned {batch.total_scanned} sessions, trimmed {batch.total_trimmed} so far "
-                f"({batch.seconds * 1000:.0f} ms for the last {batch.scanned})"
-            )
-
-        result = trim_chat_histories(
-            graph_id=options["graph"],
-            batch_size=options["batch_size"],
-            dry_run=options["dry_run"],
-            using=using,
-            progress=report,
-        )
-        verb = "Would trim" if result.dry_run else "Trimmed"
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{verb} the chat history of {result.trimmed} of {result.scanned} sessions "
-                f"scanned in {result.seconds:.1f} s."
-            )
-        )
+        values = {"count": result.trimmed, "scanned": result.scanned, "seconds": result.seconds}
+        self.stdout.write(self.style.SUCCESS(summary % values))

@@ -18,7 +18,9 @@ from ..conf import app_settings
 from ..contract.codec import check_context
 from ..contract.shape import MessageRole
 from ..contract.types import Context
-from ..exceptions import ContextError, ContextTooLarge
+from ..exceptions import ContextError, ContextTooLarge, InvalidSessionId
+from ..ids import SessionId, id_text
+from ..storage import DatabaseSessionStorage
 from .parsers import RequestTooLarge
 
 ROLE_CHOICES = [(role.value, role.value) for role in MessageRole]
@@ -120,10 +122,34 @@ class ContextField(serializers.Field):
         return value.to_dict() if isinstance(value, Context) else value
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "A UUID, or on graph-flow 0.6's text-id table any other text; in URL "
+        "paths each of / . _ : # ? and a few more is written as _XX (its hex code).",
+    }
+)
+class SessionIdField(serializers.Field):
+    """A session id: a JSON string the sessions table can hold (see ``ids.py``)."""
+
+    default_error_messages = {"invalid": _("expected a session id (a string)")}
+
+    def to_internal_value(self, data: Any) -> SessionId:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return DatabaseSessionStorage().session_id(data)
+        except InvalidSessionId as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value: Any) -> str:
+        return id_text(value)
+
+
 class SessionSummarySerializer(serializers.Serializer):
     """One row of the list: everything but the context, plus facts the database computes."""
 
-    id = serializers.UUIDField(read_only=True)
+    id = SessionIdField(read_only=True)
     graph_id = serializers.CharField(read_only=True)
     current_task_id = serializers.CharField(read_only=True)
     status_message = serializers.CharField(read_only=True, allow_null=True)
@@ -145,7 +171,7 @@ class SessionSummarySerializer(serializers.Serializer):
 class SessionSerializer(serializers.Serializer):
     """A whole session. On create, ``id`` is optional (the server makes a UUID)."""
 
-    id = serializers.UUIDField(required=False)
+    id = SessionIdField(required=False)
     graph_id = TextField(default="default", trim_whitespace=False)
     current_task_id = TextField(
         trim_whitespace=False, help_text=_("The task the next step runs: the resume point.")
@@ -167,7 +193,7 @@ class SessionSerializer(serializers.Serializer):
 class SessionUpdateSerializer(SessionSerializer):
     """PUT/PATCH: the id is the URL's; the rest replaces (PUT) or updates (PATCH)."""
 
-    id = serializers.UUIDField(read_only=True)
+    id = SessionIdField(read_only=True)
     graph_id = TextField(trim_whitespace=False)
     context = ContextField()
 

@@ -19,7 +19,7 @@ from django.utils import translation
 from django.utils.translation.template import templatize
 
 import graphflow_sessions
-from tests.admin_support import chat_context, make_session
+from tests.support.admin import chat_context, make_session
 
 PACKAGE = Path(graphflow_sessions.__file__).parent
 LANGUAGES = ["de", "fr"]

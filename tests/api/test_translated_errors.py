@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api_support import APIClient, client_for, detail, make_session, stored, user
+from tests.support.api import APIClient, client_for, detail, make_session, stored, user
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .context import Context
 from .exceptions import ContextDeserializationError
+from .expressions import LastMessageField, MessageCount
 from .fields import ContextField
-from .summaries import LastMessageField, MessageCount
 
 
 class SessionQuerySet(models.QuerySet["Session"]):

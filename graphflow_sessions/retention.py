@@ -31,6 +31,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from .conf import app_settings
+from .expressions import HistoryOverLimit, TrimmedHistory, expression_sql
 from .models import Session
 from .routers import sessions_database
 from .serialization import encode_json
@@ -328,27 +329,6 @@ class TrimResult:
     dry_run: bool = False
 
 
-# A history is oversized when messages is an array and max_messages a whole number smaller
-# than its length. Written as CASE so that jsonb_array_length never sees a non-array (SQL
-# does not promise to evaluate AND left to right).
-_OVERSIZED_SQL = (
-    "CASE WHEN jsonb_typeof(s.context #> '{chat_history,messages}') = 'array' "
-    "AND jsonb_typeof(s.context #> '{chat_history,max_messages}') = 'number' "
-    "THEN jsonb_array_length(s.context #> '{chat_history,messages}') "
-    "> (s.context #>> '{chat_history,max_messages}')::numeric ELSE false END"
-)
-# Keep the newest max_messages messages, in order; everything else in the context is kept
-# as stored (jsonb_set replaces only chat_history.messages).
-_TRIMMED_SQL = (
-    "jsonb_set(s.context, '{chat_history,messages}', COALESCE(("
-    "SELECT jsonb_agg(m.value ORDER BY m.n) "
-    "FROM jsonb_array_elements(s.context #> '{chat_history,messages}') "
-    "WITH ORDINALITY AS m(value, n) "
-    "WHERE m.n > jsonb_array_length(s.context #> '{chat_history,messages}') "
-    "- (s.context #>> '{chat_history,max_messages}')::numeric), '[]'::jsonb))"
-)
-
-
 def trim_chat_histories(
     *,
     graph_id: str | None = None,
@@ -418,15 +398,21 @@ def _trim_postgres_batch(
     where = f"WHERE {' AND '.join(scan_conditions)}" if scan_conditions else ""
     params.append(batch_size)
     scan = f"SELECT id FROM sessions {where} ORDER BY id LIMIT %s"
+    # The fragments name the column by its table ("sessions"."context"), so the statements
+    # below do not alias the table.
+    oversized, oversized_params = expression_sql(Session, HistoryOverLimit(), alias)
     if dry_run:
-        change = f"SELECT s.id FROM sessions s JOIN scan USING (id) WHERE {_OVERSIZED_SQL}"
+        change = f"SELECT sessions.id FROM sessions JOIN scan USING (id) WHERE {oversized}"
+        params += oversized_params
     else:
+        trimmed_context, trimmed_params = expression_sql(Session, TrimmedHistory(), alias)
         # The UPDATE re-evaluates the condition and the new value on the row as it is when
         # it gets the lock, so a save that commits meanwhile is trimmed, never overwritten.
         change = (
-            f"UPDATE sessions s SET context = {_TRIMMED_SQL}, version = s.version + 1 "
-            f"FROM scan WHERE s.id = scan.id AND {_OVERSIZED_SQL} RETURNING s.id"
+            f"UPDATE sessions SET context = {trimmed_context}, version = sessions.version + 1 "
+            f"FROM scan WHERE sessions.id = scan.id AND {oversized} RETURNING sessions.id"
         )
+        params += trimmed_params + oversized_params
     sql = (
         f"WITH scan AS ({scan}), changed AS ({change}) "
         "SELECT (SELECT count(*) FROM scan), (SELECT max(id::text) FROM scan), "

@@ -217,8 +217,7 @@ def _delete_in_batches(
     result: PruneResult,
     progress: Callable[[PruneBatch], None] | None,
 ) -> int:
-    vendor = connections[alias].vendor
-    delete_batch = _sql_batch if vendor in ("postgresql", "sqlite") else _orm_batch
+    delete_batch = _sql_batch if _deletes_returning_a_slice(connections[alias]) else _orm_batch
     total = 0
     # Batches go oldest first; each starts where the last ended, so the index scan does not
     # walk again over the entries the previous batches just deleted.
@@ -241,11 +240,22 @@ def _delete_in_batches(
     return total
 
 
+def _deletes_returning_a_slice(connection: Any) -> bool:
+    """Whether ``_sql_batch``'s ``DELETE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``
+    runs on ``connection``."""
+    features = connection.features
+    # Django has no flag for DELETE's RETURNING. The databases whose INSERT returns rows
+    # (PostgreSQL, SQLite 3.35+, MariaDB 10.5+) have it as well, from the same release or
+    # earlier; MariaDB then refuses the LIMIT inside IN, which the second flag says.
+    return bool(
+        features.can_return_rows_from_bulk_insert and features.allow_sliced_subqueries_with_in
+    )
+
+
 def _sql_batch(
     alias: str, rule: RetentionRule, cutoff: datetime, since: Any, batch_size: int
 ) -> tuple[list[uuid.UUID], Any]:
     connection = connections[alias]
-    postgres = connection.vendor == "postgresql"
     conditions = ["updated_at < %s"]
     params: list[Any] = [connection.ops.adapt_datetimefield_value(cutoff)]
     if since is not None:
@@ -261,7 +271,8 @@ def _sql_batch(
     # One statement, so one short transaction in autocommit. SKIP LOCKED: a row that a save
     # holds is being touched right now, so it is not stale; neither side waits for the other.
     # (SQLite has one writer at a time and no row locks: the statement just queues.)
-    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
     sql = (
         "DELETE FROM sessions WHERE id IN ("
         f"SELECT id FROM sessions WHERE {' AND '.join(conditions)} "

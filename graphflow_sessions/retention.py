@@ -351,12 +351,13 @@ def trim_chat_histories(
     """Drop the oldest messages of every stored history longer than its ``max_messages``.
 
     graph-flow trims only when a message is appended, so a history saved before its limit
-    was lowered (or by an old writer) keeps growing on disk until then; this applies the
-    limit now, as the next append would. Sessions are scanned in id order, ``batch_size``
-    rows per batch, each batch one transaction. A trimmed row's ``version`` grows by one (so
-    a writer holding the old copy gets a conflict with optimistic locking) while
-    ``updated_at`` stays: trimming is maintenance, not activity, and must not reset the
-    retention clock. Histories with ``max_messages`` null (unbounded) are left alone.
+    was lowered (or by a writer that does not trim) stays longer than its limit on disk
+    until then; this applies the limit now, as the next append would. Sessions are scanned
+    in id order, ``batch_size`` rows per batch, each batch one transaction. A trimmed row's
+    ``version`` grows by one (so a writer holding the old copy gets a conflict with
+    optimistic locking) while ``updated_at`` stays: trimming is maintenance, not activity,
+    and must not reset the retention clock. Histories with ``max_messages`` null
+    (unbounded) are left alone.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")

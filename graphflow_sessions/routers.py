@@ -40,7 +40,7 @@ class SessionsRouter:
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
         if app_label == APP_LABEL:
             # PostgresSessionStorage.connect(url) asked for a storage on that database
-            # explicitly, and its first connect creates the schema there, as the seed's does.
+            # explicitly, and its first connect creates the schema there, as graph-flow's does.
             from .connect import connected_aliases
 
             return db == sessions_database() or db in connected_aliases()

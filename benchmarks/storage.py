@@ -11,8 +11,9 @@ step), get and delete of the same realistic context (see ``benchmarks.payloads``
   running the equivalent single statement on the same table: the same upsert with
   RETURNING, passing the context as ``Jsonb(dict)``; the same SELECT, the context loaded by
   psycopg's json loader into a dict; the same DELETE;
-* ``seed``: raw psycopg on a table made by the seed's own CREATE TABLE (so default pglz
-  TOAST compression and no index but the key), running the Rust service's statements;
+* ``graph-flow``: raw psycopg on a table made by graph-flow 0.5's PostgresSessionStorage's
+  own CREATE TABLE (so default pglz TOAST compression and no index but the key), running
+  the Rust service's statements;
 * ``langgraph``: langgraph-checkpoint-postgres's ``PostgresSaver`` (put/get_tuple/
   delete_thread) with the same messages and data as channel values.
 
@@ -44,7 +45,7 @@ from psycopg.types.json import Jsonb
 from .payloads import context_dict
 
 SCHEMA = "graphflow_sessions_bench"
-SEED_SCHEMA = "graphflow_sessions_bench_seed"
+GRAPHFLOW_SCHEMA = "graphflow_sessions_bench_graphflow"
 LANGGRAPH_SCHEMA = "graphflow_sessions_bench_langgraph"
 _MARK = "created by benchmarks.storage (graphflow-sessions); safe to drop"
 
@@ -67,19 +68,19 @@ RAW_SELECT = (
 )
 RAW_DELETE = "DELETE FROM sessions WHERE id = %s"
 
-# The Rust service's own statements (graph-flow 0.5, the seed's version).
-SEED_UPSERT = (
+# The Rust service's own statements (graph-flow 0.5's PostgresSessionStorage).
+GRAPHFLOW_UPSERT = (
     "INSERT INTO sessions (id, graph_id, current_task_id, status_message, context, "
     "created_at, updated_at) VALUES (%s::uuid, %s, %s, %s, %s, NOW(), NOW()) "
     "ON CONFLICT (id) DO UPDATE SET graph_id = EXCLUDED.graph_id, "
     "current_task_id = EXCLUDED.current_task_id, status_message = EXCLUDED.status_message, "
     "context = EXCLUDED.context, updated_at = NOW()"
 )
-SEED_SELECT = (
+GRAPHFLOW_SELECT = (
     "SELECT id::text, graph_id, current_task_id, status_message, context "
     "FROM sessions WHERE id = %s::uuid"
 )
-SEED_DELETE = "DELETE FROM sessions WHERE id = %s::uuid"
+GRAPHFLOW_DELETE = "DELETE FROM sessions WHERE id = %s::uuid"
 
 GRAPH_ID = "insurance_claims"
 TASK_ID = "insurance_claims_service::tasks::final_summary::FinalSummaryTask"
@@ -276,15 +277,20 @@ class RawPsycopg(Contender):
         self.conn.close()
 
 
-class SeedTable(RawPsycopg):
-    name, title = "seed", "raw psycopg, seed's table (pglz)"
-    upsert, select, delete_sql, schema = SEED_UPSERT, SEED_SELECT, SEED_DELETE, SEED_SCHEMA
+class GraphFlowTable(RawPsycopg):
+    name, title = "graph-flow", "raw psycopg, graph-flow's table (pglz)"
+    upsert, select, delete_sql, schema = (
+        GRAPHFLOW_UPSERT,
+        GRAPHFLOW_SELECT,
+        GRAPHFLOW_DELETE,
+        GRAPHFLOW_SCHEMA,
+    )
 
     def __init__(self, url: str) -> None:
         from graphflow_sessions.migration_operations import SEED_CREATE_TABLE
 
         super().__init__(url)
-        self.conn.execute(SEED_CREATE_TABLE)  # verbatim, so the seed's storage defaults
+        self.conn.execute(SEED_CREATE_TABLE)  # verbatim: graph-flow's storage defaults
 
     def key(self, sid: uuid.UUID) -> Any:
         return str(sid)  # the Rust service binds the id as text and casts it
@@ -456,7 +462,10 @@ def machine_facts(url: str) -> dict[str, Any]:
         pass
     with psycopg.connect(url, autocommit=True) as conn:
         facts["server"] = conn.execute("SELECT version()").fetchone()[0]  # type: ignore[index]
-        for schema, key in ((SCHEMA, "context_compression"), (SEED_SCHEMA, "seed_compression")):
+        for schema, key in (
+            (SCHEMA, "context_compression"),
+            (GRAPHFLOW_SCHEMA, "graphflow_compression"),
+        ):
             row = conn.execute(
                 "SELECT attcompression, current_setting('default_toast_compression') "
                 "FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'context'",
@@ -476,7 +485,7 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"msgspec {machine.get('msgspec')}; "
         f"PREPARED_STATEMENTS {machine['prepared_statements']!r}; "
         f"context column: {machine.get('context_compression')}, "
-        f"seed table: {machine.get('seed_compression')}"
+        f"graph-flow table: {machine.get('graphflow_compression')}"
     )
 
 
@@ -485,7 +494,7 @@ def print_table(results: dict[str, Any], contenders: list[Contender]) -> None:
     others = [n for n in names if n != "raw"]
     header = (
         f"{'size':>7} {'op':<7}"
-        + "".join(f"{n + ' ms':>13}" for n in names)
+        + "".join(f"{n + ' ms':>15}" for n in names)
         + "".join(f"{n + '/raw':>15}" for n in others)
     )
     print(header)
@@ -493,7 +502,7 @@ def print_table(results: dict[str, Any], contenders: list[Contender]) -> None:
     for label, block in results["sizes"].items():
         for op in OPS:
             medians = {n: block["contenders"][n][op]["median_ms"] for n in names}
-            line = f"{label:>7} {op:<7}" + "".join(f"{medians[n]:>13.3f}" for n in names)
+            line = f"{label:>7} {op:<7}" + "".join(f"{medians[n]:>15.3f}" for n in names)
             line += "".join(f"{medians[n] / medians['raw']:>14.2f}x" for n in others)
             print(line)
     print()
@@ -504,7 +513,7 @@ def print_table(results: dict[str, Any], contenders: list[Contender]) -> None:
     for label, block in results["sizes"].items():
         for op in OPS:
             cpu = {n: block["contenders"][n][op]["client_cpu_median_ms"] for n in names}
-            print(f"{label:>7} {op:<7}" + "".join(f"{cpu[n]:>13.3f}" for n in names))
+            print(f"{label:>7} {op:<7}" + "".join(f"{cpu[n]:>15.3f}" for n in names))
 
 
 def target_lines(results: dict[str, Any]) -> list[str]:
@@ -524,10 +533,10 @@ def target_lines(results: dict[str, Any]) -> list[str]:
                     lines.append(
                         f"{label} {op}: {name}/raw {ratio:.2f}x (target <= {limit}x) {verdict}"
                     )
-    ours, seed = median("1 MB", "ours", "save"), median("1 MB", "seed", "save")
-    if ours is not None and seed is not None:
-        verdict = "met" if ours < seed else "MISSED"
-        lines.append(f"1 MB save: ours/seed {ours / seed:.2f}x (target < 1x) {verdict}")
+    ours, graphflow = median("1 MB", "ours", "save"), median("1 MB", "graph-flow", "save")
+    if ours is not None and graphflow is not None:
+        verdict = "met" if ours < graphflow else "MISSED"
+        lines.append(f"1 MB save: ours/graph-flow {ours / graphflow:.2f}x (target < 1x) {verdict}")
     for label, block in results["sizes"].items():
         if "langgraph" not in block["contenders"]:
             continue
@@ -546,7 +555,7 @@ def target_lines(results: dict[str, Any]) -> list[str]:
 
 @contextmanager
 def benchmark_schemas(url: str, keep: bool) -> Iterator[None]:
-    schemas = (SCHEMA, SEED_SCHEMA, LANGGRAPH_SCHEMA)
+    schemas = (SCHEMA, GRAPHFLOW_SCHEMA, LANGGRAPH_SCHEMA)
     recreate_schemas(url, schemas)
     try:
         yield
@@ -602,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     with benchmark_schemas(url, args.keep_schemas):
         prepared = {"auto": "auto", "true": True, "false": False}[args.prepared_statements]
         configure_django(url, prepared)
-        contenders: list[Contender] = [Ours(), RawPsycopg(url), SeedTable(url)]
+        contenders: list[Contender] = [Ours(), RawPsycopg(url), GraphFlowTable(url)]
         if not args.no_langgraph:
             contenders.append(LangGraph(url))
         results: dict[str, Any] = {"machine": machine_facts(url), "sizes": {}}

@@ -19,9 +19,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .contract.types import Context
 from .exceptions import ContextDeserializationError
+from .expressions import LastMessageField, MessageCount
 from .fields import ContextField, SessionIdField
 from .storage import DatabaseSessionStorage
-from .summaries import LastMessageField, MessageCount
 
 
 class SessionQuerySet(models.QuerySet["Session"]):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,9 +31,13 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .contract.codec import write_context
+from .exceptions import ContextError
+from .expressions import HistoryOverLimit, TrimmedHistory, expression_sql
+from .ids import SessionId
 from .models import Session
 from .routers import sessions_database
 from .signals import session_deleted, sessions_pruned
+from .storage import DatabaseSessionStorage
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -216,15 +219,17 @@ def _delete_in_batches(
     result: PruneResult,
     progress: Callable[[PruneBatch], None] | None,
 ) -> int:
-    vendor = connections[alias].vendor
-    delete_batch = _sql_batch if vendor in ("postgresql", "sqlite") else _orm_batch
+    storage = DatabaseSessionStorage(using=alias)
+    others = () if rule.graph_id is not None else rule.except_graphs
     total = 0
     # Batches go oldest first; each starts where the last ended, so the index scan does not
     # walk again over the entries the previous batches just deleted.
     since: Any = None
     while True:
         batch_started = time.perf_counter()
-        ids, newest = delete_batch(alias, rule, cutoff, since, batch_size)
+        ids, newest = storage.prune_batch(
+            cutoff, limit=batch_size, since=since, graph_id=rule.graph_id, except_graphs=others
+        )
         seconds = time.perf_counter() - batch_started
         if not ids:
             break
@@ -240,58 +245,7 @@ def _delete_in_batches(
     return total
 
 
-def _sql_batch(
-    alias: str, rule: RetentionRule, cutoff: datetime, since: Any, batch_size: int
-) -> tuple[list[uuid.UUID], Any]:
-    connection = connections[alias]
-    postgres = connection.vendor == "postgresql"
-    conditions = ["updated_at < %s"]
-    params: list[Any] = [connection.ops.adapt_datetimefield_value(cutoff)]
-    if since is not None:
-        conditions.append("updated_at >= %s")
-        params.append(since)  # as the database returned it
-    if rule.graph_id is not None:
-        conditions.append("graph_id = %s")
-        params.append(rule.graph_id)
-    elif rule.except_graphs:
-        conditions.append(f"graph_id NOT IN ({', '.join(['%s'] * len(rule.except_graphs))})")
-        params.extend(rule.except_graphs)
-    params.append(batch_size)
-    # One statement, so one short transaction in autocommit. SKIP LOCKED: a row that a save
-    # holds is being touched right now, so it is not stale; neither side waits for the other.
-    # (SQLite has one writer at a time and no row locks: the statement just queues.)
-    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-    sql = (
-        "DELETE FROM sessions WHERE id IN ("
-        f"SELECT id FROM sessions WHERE {' AND '.join(conditions)} "
-        f"ORDER BY updated_at LIMIT %s{lock}) "
-        "RETURNING id, updated_at"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    ids = [row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(row[0]) for row in rows]
-    return ids, max((row[1] for row in rows), default=None)
-
-
-def _orm_batch(
-    alias: str, rule: RetentionRule, cutoff: datetime, since: Any, batch_size: int
-) -> tuple[list[uuid.UUID], Any]:
-    # Databases without DELETE ... RETURNING: pick the ids, then delete them (rechecking
-    # the age, in case a save moved one on) in one transaction.
-    manager = Session.objects.using(alias)
-    with transaction.atomic(using=alias):
-        queryset = _stale(manager, rule, cutoff)
-        if since is not None:
-            queryset = queryset.filter(updated_at__gte=since)
-        rows = list(queryset.order_by("updated_at").values_list("id", "updated_at")[:batch_size])
-        ids = [row[0] for row in rows]
-        if ids:
-            manager.filter(id__in=ids, updated_at__lt=cutoff).delete()
-    return ids, max((row[1] for row in rows), default=None)
-
-
-def _send_pruned(alias: str, ids: Sequence[uuid.UUID]) -> None:
+def _send_pruned(alias: str, ids: Sequence[SessionId]) -> None:
     def send() -> None:
         sessions_pruned.send(Session, session_ids=list(ids), using=alias)
         # One session_deleted per id, as for a storage delete, but only if anyone listens:
@@ -328,27 +282,6 @@ class TrimResult:
     dry_run: bool = False
 
 
-# A history is oversized when messages is an array and max_messages a whole number smaller
-# than its length. Written as CASE so that jsonb_array_length never sees a non-array (SQL
-# does not promise to evaluate AND left to right).
-_OVERSIZED_SQL = (
-    "CASE WHEN jsonb_typeof(s.context #> '{chat_history,messages}') = 'array' "
-    "AND jsonb_typeof(s.context #> '{chat_history,max_messages}') = 'number' "
-    "THEN jsonb_array_length(s.context #> '{chat_history,messages}') "
-    "> (s.context #>> '{chat_history,max_messages}')::numeric ELSE false END"
-)
-# Keep the newest max_messages messages, in order; everything else in the context is kept
-# as stored (jsonb_set replaces only chat_history.messages).
-_TRIMMED_SQL = (
-    "jsonb_set(s.context, '{chat_history,messages}', COALESCE(("
-    "SELECT jsonb_agg(m.value ORDER BY m.n) "
-    "FROM jsonb_array_elements(s.context #> '{chat_history,messages}') "
-    "WITH ORDINALITY AS m(value, n) "
-    "WHERE m.n > jsonb_array_length(s.context #> '{chat_history,messages}') "
-    "- (s.context #>> '{chat_history,max_messages}')::numeric), '[]'::jsonb))"
-)
-
-
 def trim_chat_histories(
     *,
     graph_id: str | None = None,
@@ -360,12 +293,13 @@ def trim_chat_histories(
     """Drop the oldest messages of every stored history longer than its ``max_messages``.
 
     graph-flow trims only when a message is appended, so a history saved before its limit
-    was lowered (or by an old writer) keeps growing on disk until then; this applies the
-    limit now, as the next append would. Sessions are scanned in id order, ``batch_size``
-    rows per batch, each batch one transaction. A trimmed row's ``version`` grows by one (so
-    a writer holding the old copy gets a conflict with optimistic locking) while
-    ``updated_at`` stays: trimming is maintenance, not activity, and must not reset the
-    retention clock. Histories with ``max_messages`` null (unbounded) are left alone.
+    was lowered (or by a writer that does not trim) stays longer than its limit on disk
+    until then; this applies the limit now, as the next append would. Sessions are scanned
+    in id order, ``batch_size`` rows per batch, each batch one transaction. A trimmed row's
+    ``version`` grows by one (so a writer holding the old copy gets a conflict with
+    optimistic locking) while ``updated_at`` stays: trimming is maintenance, not activity,
+    and must not reset the retention clock. Histories with ``max_messages`` null
+    (unbounded) are left alone.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -408,34 +342,15 @@ def trim_chat_histories(
 def _trim_postgres_batch(
     alias: str, graph_id: str | None, after: Any, batch_size: int, dry_run: bool
 ) -> tuple[int, int, Any]:
-    scan_conditions, params = [], []
-    if after is not None:
-        scan_conditions.append("id > %s")
-        params.append(after)
-    if graph_id is not None:
-        scan_conditions.append("graph_id = %s")
-        params.append(graph_id)
-    where = f"WHERE {' AND '.join(scan_conditions)}" if scan_conditions else ""
-    params.append(batch_size)
-    scan = f"SELECT id FROM sessions {where} ORDER BY id LIMIT %s"
-    if dry_run:
-        change = f"SELECT s.id FROM sessions s JOIN scan USING (id) WHERE {_OVERSIZED_SQL}"
-    else:
-        # The UPDATE re-evaluates the condition and the new value on the row as it is when
-        # it gets the lock, so a save that commits meanwhile is trimmed, never overwritten.
-        change = (
-            f"UPDATE sessions s SET context = {_TRIMMED_SQL}, version = s.version + 1 "
-            f"FROM scan WHERE s.id = scan.id AND {_OVERSIZED_SQL} RETURNING s.id"
-        )
-    sql = (
-        f"WITH scan AS ({scan}), changed AS ({change}) "
-        "SELECT (SELECT count(*) FROM scan), (SELECT max(id::text) FROM scan), "
-        "(SELECT count(*) FROM changed)"
+    # The fragments name the column by its table ("sessions"."context").
+    return DatabaseSessionStorage(using=alias).trim_batch(
+        limit=batch_size,
+        after=after,
+        graph_id=graph_id,
+        dry_run=dry_run,
+        oversized=expression_sql(Session, HistoryOverLimit(), alias),
+        trimmed=expression_sql(Session, TrimmedHistory(), alias),
     )
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, params)
-        scanned, last, trimmed = cursor.fetchone()
-    return scanned, trimmed, None if last is None else uuid.UUID(last)
 
 
 def _trim_python_batch(
@@ -443,7 +358,6 @@ def _trim_python_batch(
 ) -> tuple[int, int, Any]:
     # Other databases: read the batch, cut in Python, write back only rows nobody saved
     # since they were read (a row skipped that way is trimmed by the next run).
-    connection = connections[alias]
     queryset = Session.objects.using(alias).order_by("id")
     if after is not None:
         queryset = queryset.filter(id__gt=after)
@@ -457,20 +371,17 @@ def _trim_python_batch(
     ]
     if dry_run or not changes:
         return len(rows), len(changes), rows[-1][0] if rows else None
-    pk = Session._meta.pk
-    assert pk is not None
+    storage = DatabaseSessionStorage(using=alias)
     trimmed = 0
-    with transaction.atomic(using=alias), connection.cursor() as cursor:
+    with transaction.atomic(using=alias):
         for session_id, new_raw, version in changes:
-            text = write_context(
-                new_raw, max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
-            ).json
-            cursor.execute(
-                "UPDATE sessions SET context = %s, version = version + 1 "
-                "WHERE id = %s AND version = %s",
-                [text, pk.get_db_prep_value(session_id, connection), version],
-            )
-            trimmed += cursor.rowcount
+            try:
+                text = write_context(
+                    new_raw, max_bytes=app_settings.MAX_CONTEXT_BYTES, session_id=session_id
+                ).json
+            except ContextError:
+                continue  # a context that breaks the contract is left as it is, not trimmed
+            trimmed += storage.replace_context_at_version(session_id, text, version)
     return len(rows), trimmed, rows[-1][0]
 
 

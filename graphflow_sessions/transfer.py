@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from django.db import DatabaseError, transaction
-from django.db.models import TextField
+from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .conf import app_settings
@@ -49,6 +49,7 @@ __all__ = [
     "export_sessions",
     "import_sessions",
     "iter_export_lines",
+    "iter_queryset_lines",
     "parse_line",
 ]
 
@@ -92,9 +93,7 @@ def iter_export_lines(
     Reads from ``list_database()`` (the replica, when one is configured) unless ``using``
     names another alias. ``*_after`` bounds are inclusive, ``*_before`` exclusive.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    queryset = Session.objects.using(using or list_database()).order_by("id")
+    queryset = Session.objects.using(using or list_database())
     if graph_id is not None:
         queryset = queryset.filter(graph_id=graph_id)
     if task_id is not None:
@@ -107,10 +106,24 @@ def iter_export_lines(
         queryset = queryset.filter(updated_at__gte=updated_after)
     if updated_before is not None:
         queryset = queryset.filter(updated_at__lt=updated_before)
+    return iter_queryset_lines(queryset, chunk_size=chunk_size)
+
+
+def iter_queryset_lines(
+    queryset: QuerySet[Session], *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[str]:
+    """Yield one JSON line (with its newline) per session of ``queryset``, in id order,
+    read from the queryset's database ``chunk_size`` rows at a time.
+
+    The queryset's own ordering is replaced by the id's (each chunk starts after the last
+    id of the one before); it must not be sliced.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     # Raw values, and the context as the database's own JSON text: no model instances, no
     # contract validation (a row another service wrote in a shape this app would refuse is
     # exported as it is), and no decoding and re-encoding of what is already JSON.
-    rows = queryset.values_list(
+    rows = queryset.order_by("id").values_list(
         "id",
         "graph_id",
         "current_task_id",

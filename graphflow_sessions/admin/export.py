@@ -1,16 +1,18 @@
 """Exports: sessions in their stored shape (JSON, JSON Lines) and one transcript as
 Markdown or plain text.
 
-The JSON exports stream row by row from the list database, so exporting thousands of
-large sessions never holds them all in memory; each context is written as stored, even one
-that breaks the contract.
+The JSON exports stream from the list database, a chunk of rows at a time, so exporting
+thousands of large sessions never holds them all in memory; each context is written as
+stored, even one that breaks the contract. Both hold the lines that
+``graphflow_sessions_export`` writes (``transfer.iter_queryset_lines``, in id order): the
+JSON Lines export is read back by ``graphflow_sessions_import`` as it is, the JSON export
+is those lines as one array.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -20,38 +22,23 @@ from django.utils.translation import gettext as _
 
 from ..contract.types import Context
 from ..routers import list_database
-
-# The stored shape's columns, the same as graphflow_sessions_export writes (so an admin
-# export can be read back by graphflow_sessions_import).
-from ..transfer import EXPORT_FIELDS
+from ..transfer import iter_queryset_lines
 
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
+# Rows read per query: an admin worker holds at most this many contexts at once.
+_CHUNK_SIZE = 100
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+def _stored_lines(queryset: QuerySet[Any]) -> Iterator[str]:
+    return iter_queryset_lines(queryset.using(list_database()), chunk_size=_CHUNK_SIZE)
 
 
-def stored_rows(queryset: QuerySet[Any]) -> Iterator[dict[str, Any]]:
-    """Each session as a dict of its stored columns (context as stored JSON)."""
-    rows = queryset.using(list_database()).order_by("-updated_at", "-id").values(*EXPORT_FIELDS)
-    for row in rows.iterator(chunk_size=100):
-        row["id"] = str(row["id"])
-        yield {key: _plain(row[key]) for key in EXPORT_FIELDS}
-
-
-def _json_array(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def _json_array(lines: Iterable[str]) -> Iterator[str]:
+    # Each line is one session's JSON object: the array is the lines, comma separated.
     yield "["
-    for index, row in enumerate(rows):
-        yield ("," if index else "") + "\n" + json.dumps(row, **_COMPACT)  # type: ignore[arg-type]
+    for index, line in enumerate(lines):
+        yield ("," if index else "") + "\n" + line.rstrip("\n")
     yield "\n]\n"
-
-
-def _json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    for row in rows:
-        yield json.dumps(row, **_COMPACT) + "\n"  # type: ignore[arg-type]
 
 
 def _filename(stem: str, extension: str) -> str:
@@ -60,7 +47,7 @@ def _filename(stem: str, extension: str) -> str:
 
 def export_json(queryset: QuerySet[Any]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        _json_array(stored_rows(queryset)), content_type="application/json; charset=utf-8"
+        _json_array(_stored_lines(queryset)), content_type="application/json; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{_filename("sessions", "json")}"'
     return response
@@ -68,7 +55,7 @@ def export_json(queryset: QuerySet[Any]) -> StreamingHttpResponse:
 
 def export_json_lines(queryset: QuerySet[Any]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        _json_lines(stored_rows(queryset)), content_type="application/jsonl; charset=utf-8"
+        _stored_lines(queryset), content_type="application/jsonl; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{_filename("sessions", "jsonl")}"'
     return response

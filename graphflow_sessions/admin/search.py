@@ -24,8 +24,8 @@ from django.utils.text import smart_split, unescape_string_literal
 
 from ..conf import app_settings
 from ..exceptions import InvalidSessionId
+from ..expressions import ContextContainsText
 from ..ids import parse_session_id
-from ..summaries import ContextContainsText
 
 #: Shortest hex prefix taken as an id: the short id the list shows (first UUID group).
 MIN_ID_PREFIX = 8

@@ -1,6 +1,6 @@
 """The ``sessions`` table exactly as graph-flow's PostgresSessionStorage creates it.
 
-On PostgreSQL this runs the seed's own ``CREATE TABLE IF NOT EXISTS`` statement, so a table
+On PostgreSQL this runs that storage's own ``CREATE TABLE IF NOT EXISTS`` statement, so a table
 a Rust service already created is adopted as it is; other databases get the equivalent
 table from Django's schema editor (see ``migration_operations``).
 """

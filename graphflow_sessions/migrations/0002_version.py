@@ -3,8 +3,8 @@
 ``version`` has a constant default, so PostgreSQL adds it without rewriting the table and
 graph-flow 0.5 services, which never name it, keep working. lz4 (PostgreSQL 14+, when the
 server has it) compresses a large jsonb value several times faster than the default pglz,
-which is where most of a megabyte-sized save's time goes; it applies to values written from
-now on.
+which is where most of a megabyte-sized save's time goes; it applies to values written after
+this migration.
 """
 
 from django.db import migrations, models

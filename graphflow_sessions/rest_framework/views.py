@@ -41,14 +41,13 @@ from rest_framework.response import Response
 
 from ..contract.types import Context
 from ..exceptions import InvalidSessionId, SessionExists
+from ..expressions import LastMessageField, MessageCount, MessagesSlice
 from ..ids import SessionId, quote_id, unquote_id
 from ..models import Session
 from ..routers import list_database, sessions_database
-from ..summaries import LastMessageField, MessageCount
 from .conditional import check_if_match, etag_for, not_modified, require_if_match, session_etag
 from .errors import Conflict, exception_handler
 from .filters import SessionFilterSet
-from .messages import MessagesSlice
 from .pagination import MessagePagination, SessionCursorPagination
 from .parsers import MergePatchParser, StrictJSONParser
 from .permissions import permission_classes, prepare_new_session, scope

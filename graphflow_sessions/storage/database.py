@@ -437,6 +437,93 @@ class DatabaseSessionStorage(SessionStorage):
             session_deleted.send(type(self), session_id=sid, using=self.using)
         return deleted
 
+    # retention --------------------------------------------------------------------------
+
+    def prune_batch(
+        self,
+        cutoff: datetime,
+        *,
+        limit: int,
+        since: Any = None,
+        graph_id: str | None = None,
+        except_graphs: Sequence[str] = (),
+    ) -> tuple[list[SessionId], Any]:
+        """Delete up to ``limit`` of the oldest sessions not updated since ``cutoff`` (and, when
+        given, updated at or after ``since``; of ``graph_id``, or of graphs other than
+        ``except_graphs``), in one short statement where the database has
+        ``DELETE ... RETURNING`` and a LIMIT inside IN, else in one transaction. Rows a save
+        holds locked are skipped. Returns the ids deleted and the newest ``updated_at`` among
+        them (as the database returned it, for the next batch's ``since``)."""
+        connection, plan = self._connection(None, "prune")
+        features = connection.features
+        if not (
+            features.can_return_rows_from_bulk_insert and features.allow_sliced_subqueries_with_in
+        ):
+            return orm.prune_batch(self.using, cutoff, limit, since, graph_id, except_graphs)
+        others = () if graph_id is not None else tuple(except_graphs)
+        statement = plan.statements.prune_batch(
+            since=since is not None,
+            graph=graph_id is not None,
+            except_graphs=len(others),
+            skip_locked=features.has_select_for_update_skip_locked,
+        )
+        params: list[Any] = [connection.ops.adapt_datetimefield_value(cutoff)]
+        params += [since] if since is not None else []
+        params += [graph_id] if graph_id is not None else list(others)
+        params.append(limit)
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            rows = cursor.fetchall()
+        ids = [_convert([row[0]], plan.row_converters[:1], connection)[0] for row in rows]
+        return ids, max((row[1] for row in rows), default=None)
+
+    def trim_batch(
+        self,
+        *,
+        limit: int,
+        after: Any = None,
+        graph_id: str | None = None,
+        dry_run: bool = False,
+        oversized: tuple[str, list[Any]],
+        trimmed: tuple[str, list[Any]],
+    ) -> tuple[int, int, Any]:
+        """One batch of trimming on PostgreSQL, in one statement: of the next ``limit`` rows in
+        id order (after ``after``; of ``graph_id``), cut each history that is ``oversized``
+        (compiled SQL and its parameters) to ``trimmed``; ``dry_run`` only counts. Returns
+        rows scanned, rows trimmed (or to trim) and the last id scanned."""
+        connection, plan = self._connection(None, "trim")
+        statement = plan.statements.trim_batch(
+            after=after is not None,
+            graph=graph_id is not None,
+            oversized=oversized[0],
+            trimmed=None if dry_run else trimmed[0],
+        )
+        params: list[Any] = []
+        params += [plan.pk_field.get_db_prep_value(after, connection)] if after is not None else []
+        params += [graph_id] if graph_id is not None else []
+        params.append(limit)
+        params += oversized[1] if dry_run else trimmed[1] + oversized[1]
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            scanned, last, changed = cursor.fetchone()
+        if last is not None:
+            last = _convert([last], plan.row_converters[:1], connection)[0]
+        return scanned, changed, last
+
+    def replace_context_at_version(
+        self, session_id: SessionId, context_json: str, version: int
+    ) -> bool:
+        """Store a new context (checked JSON text) for a session still at ``version``, one more
+        version, ``updated_at`` kept: trimming where the database cannot do it in SQL.
+        False when the session has moved on (or is gone) since it was read."""
+        connection, plan = self._connection(session_id, "trim")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                plan.statements.replace_context_at_version(),
+                [context_json, plan.pk_field.get_db_prep_value(session_id, connection), version],
+            )
+            return bool(cursor.rowcount)
+
     # restore (import) -------------------------------------------------------------------
 
     def restore_many(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -63,6 +63,32 @@ def create_row(alias: str, row: SessionRow) -> tuple[int, datetime | None, datet
     return save_row(alias, row, None, create=True)
 
 
+def prune_batch(
+    alias: str,
+    cutoff: datetime,
+    limit: int,
+    since: Any,
+    graph_id: str | None,
+    except_graphs: Sequence[str],
+) -> tuple[list[Any], Any]:
+    """``DatabaseSessionStorage.prune_batch`` without ``DELETE ... RETURNING``: pick the ids,
+    then delete them (rechecking the age, in case a save moved one on) in one transaction."""
+    manager = session_model().objects.using(alias)
+    with transaction.atomic(using=alias):
+        stale = manager.filter(updated_at__lt=cutoff)
+        if graph_id is not None:
+            stale = stale.filter(graph_id=graph_id)
+        elif except_graphs:
+            stale = stale.exclude(graph_id__in=except_graphs)
+        if since is not None:
+            stale = stale.filter(updated_at__gte=since)
+        rows = list(stale.order_by("updated_at").values_list("id", "updated_at")[:limit])
+        ids = [row[0] for row in rows]
+        if ids:
+            manager.filter(id__in=ids, updated_at__lt=cutoff).delete()
+    return ids, max((row[1] for row in rows if row[1] is not None), default=None)
+
+
 def restore_rows(alias: str, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` (every column, as given) in place of any stored under their ids."""
     model = session_model()

@@ -185,6 +185,74 @@ class Statements:
             self.delete += " RETURNING pg_backend_pid()"
         self._json_param = json_param
 
+    def prune_batch(
+        self, *, since: bool, graph: bool, except_graphs: int, skip_locked: bool
+    ) -> str:
+        """One batch of pruning in one statement: delete the oldest rows not updated since a
+        cutoff, return their ids and updated_at. Parameters: the cutoff; ``since`` (the last
+        batch's newest updated_at); the graph, or the ``except_graphs`` graphs; the limit.
+        SKIP LOCKED: a row a save holds is being touched right now, so it is not stale."""
+        quote = self._quote
+        updated, graph_id = quote("updated_at"), quote("graph_id")
+        conditions = [f"{updated} < %s"]
+        if since:
+            conditions.append(f"{updated} >= %s")
+        if graph:
+            conditions.append(f"{graph_id} = %s")
+        elif except_graphs:
+            conditions.append(f"{graph_id} NOT IN ({', '.join(['%s'] * except_graphs)})")
+        lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+        key = quote("id")
+        return (
+            f"DELETE FROM {self.table} WHERE {key} IN ("
+            f"SELECT {key} FROM {self.table} WHERE {' AND '.join(conditions)} "
+            f"ORDER BY {updated} LIMIT %s{lock}) "
+            f"RETURNING {key}, {updated}"
+        )
+
+    def trim_batch(self, *, after: bool, graph: bool, oversized: str, trimmed: str | None) -> str:
+        """One batch of trimming (PostgreSQL): scan the next rows in id order (parameters:
+        ``after`` the last id, the ``graph``, the limit), then keep the newest messages of
+        each ``oversized`` history (``trimmed``: the new context; None counts only). Returns
+        rows scanned, the last id scanned and rows trimmed. A trim adds one to the version
+        (a writer holding the old copy gets a conflict) and keeps ``updated_at``: it is
+        maintenance, not activity. The UPDATE re-evaluates the condition on the row as it is
+        when it gets the lock, so a save that commits meanwhile is trimmed, never overwritten.
+        """
+        quote, table = self._quote, self.table
+        key = quote("id")
+        conditions = []
+        if after:
+            conditions.append(f"{key} > %s")
+        if graph:
+            conditions.append(f"{quote('graph_id')} = %s")
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        scan = f"SELECT {key} FROM {table} {where} ORDER BY {key} LIMIT %s"
+        if trimmed is None:
+            change = f"SELECT {table}.{key} FROM {table} JOIN scan USING ({key}) WHERE {oversized}"
+        else:
+            change = (
+                f"UPDATE {table} SET {quote('context')} = {trimmed}, "
+                f"{quote('version')} = {table}.{quote('version')} + 1 "
+                f"FROM scan WHERE {table}.{key} = scan.{key} AND {oversized} "
+                f"RETURNING {table}.{key}"
+            )
+        return (
+            f"WITH scan AS ({scan}), changed AS ({change}) "
+            f"SELECT (SELECT count(*) FROM scan), (SELECT max({key}::text) FROM scan), "
+            "(SELECT count(*) FROM changed)"
+        )
+
+    def replace_context_at_version(self) -> str:
+        """A new context for a row still at the version it was read at, one more version,
+        ``updated_at`` kept (trimming elsewhere): context, id, version."""
+        quote = self._quote
+        return (
+            f"UPDATE {self.table} SET {quote('context')} = {self._json_param}, "
+            f"{quote('version')} = {quote('version')} + 1 "
+            f"WHERE {quote('id')} = %s AND {quote('version')} = %s"
+        )
+
     def restore(self, rows: int) -> str:
         """An upsert of ``rows`` rows writing every column as given (import keeps versions and
         timestamps): per row, every column in the model's order."""

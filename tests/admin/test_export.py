@@ -118,3 +118,14 @@ def test_an_admin_json_lines_export_is_read_back_by_the_import(admin_client):
 
     assert result.errors == []
     assert {row["id"]: row for row in Session.objects.values(*EXPORT_FIELDS)} == before
+
+
+def test_an_admin_json_lines_export_is_what_the_export_command_writes(admin_client):
+    from graphflow_sessions.transfer import iter_export_lines
+
+    sessions = [make_session(context=chat_context(n)) for n in range(3)]
+    raw = insert_raw(rust_context_json())
+
+    response = _action(admin_client, "export_json_lines", [*(s.pk for s in sessions), raw])
+
+    assert _body(response).decode() == "".join(iter_export_lines())

@@ -1,11 +1,19 @@
-"""Facts about a stored context computed by the database, so lists never load the context.
+"""Expressions over the stored context, computed by the database so the context stays there.
 
 A context can be megabytes; a list of sessions needs only the number of messages and the
-start of the last one. These expressions compute both in SQL (PostgreSQL's jsonb operators,
-SQLite's JSON1 functions) and send back a few hundred bytes per row. They are written to
-survive contexts that break the contract (someone wrote them with raw SQL): a ``messages``
-that is not a list, a context that is not an object, or on SQLite text that is not JSON at
-all give NULL (or no match) instead of an error, so one bad row never breaks a page.
+start of the last one, a page of the messages endpoint fifty messages, the admin's search a
+yes or no, and trimming only the rows whose history is over its limit. These expressions
+compute each in SQL (PostgreSQL's jsonb operators and jsonpath, SQLite's JSON1 functions)
+and send back a few bytes per row. Each is written for the databases named in its
+docstring; on any other, compiling it raises NotImplementedError.
+
+The reading ones survive contexts that break the contract (someone wrote them with raw
+SQL): a ``messages`` that is not a list, a context that is not an object, or on SQLite text
+that is not JSON at all give NULL (or no match) instead of an error, so one bad row never
+breaks a page.
+
+Use them in querysets (``Session.objects.annotate(count=MessageCount())``) or, in a
+hand-written statement, through ``expression_sql``.
 """
 
 from __future__ import annotations
@@ -13,14 +21,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db.models import BooleanField, Expression, F, Func, IntegerField, TextField
+from django.db.models import (
+    BooleanField,
+    Expression,
+    F,
+    Func,
+    IntegerField,
+    JSONField,
+    Model,
+    TextField,
+)
+from django.db.models.sql import Query
 
-__all__ = ["PREVIEW_CHARS", "ContextContainsText", "LastMessageField", "MessageCount"]
+__all__ = [
+    "PREVIEW_CHARS",
+    "ContextContainsText",
+    "HistoryOverLimit",
+    "LastMessageField",
+    "MessageCount",
+    "MessagesSlice",
+    "TrimmedHistory",
+    "expression_sql",
+    "like_pattern",
+]
 
 #: Characters of the last message sent back for a preview (cut in the database).
 PREVIEW_CHARS = 200
 
 _PG_MESSAGES = "({column} -> 'chat_history' -> 'messages')"
+_PG_MAX_MESSAGES = "({column} -> 'chat_history' -> 'max_messages')"
+_PG_MAX_MESSAGES_TEXT = "({column} -> 'chat_history' ->> 'max_messages')"
 _SQLITE_MESSAGES = "'$.chat_history.messages'"
 
 
@@ -46,8 +76,20 @@ class _ContextFunc(Func):
         )
 
 
+def expression_sql(model: type[Model], expression: Expression, using: str) -> tuple[str, list[Any]]:
+    """``expression`` as SQL for the connection ``using``, its columns named by the table
+    (``"sessions"."context"``), for a statement the ORM cannot write."""
+    query = Query(model)
+    sql, params = query.get_compiler(using=using).compile(expression.resolve_expression(query))
+    return sql, list(params)
+
+
+# Reading -----------------------------------------------------------------------------------
+
+
 class MessageCount(_ContextFunc):
-    """Number of chat messages, or NULL when the stored history is not a list."""
+    """Number of chat messages, or NULL when the stored history is not a list.
+    PostgreSQL and SQLite."""
 
     output_field = IntegerField()
 
@@ -69,7 +111,7 @@ class MessageCount(_ContextFunc):
 
 class LastMessageField(_ContextFunc):
     """One field (``role``, ``content`` or ``timestamp``) of the last chat message as text,
-    cut to ``length`` characters by the database."""
+    cut to ``length`` characters by the database. PostgreSQL and SQLite."""
 
     output_field = TextField()
 
@@ -94,6 +136,35 @@ class LastMessageField(_ContextFunc):
         return self._sqlite_when_history_is_list(column, value), params * 4
 
 
+class MessagesSlice(_ContextFunc):
+    """``chat_history.messages[offset:offset + limit]`` as a JSON list: one page of the
+    history, cut by the database. PostgreSQL and SQLite."""
+
+    output_field = JSONField()
+
+    def __init__(self, offset: int, limit: int, context: Expression | str = "context") -> None:
+        super().__init__(context)
+        self.offset, self.limit = int(offset), int(limit)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        # Lax mode: subscripts past the end give nothing rather than an error.
+        sql = (
+            f"jsonb_path_query_array({_PG_MESSAGES.format(column=column)}, "
+            "'$[$first to $last]', jsonb_build_object('first', %s::int, 'last', %s::int), true)"
+        )
+        return sql, [*params, self.offset, self.offset + self.limit - 1]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        sql = (
+            "(SELECT json_group_array(json(m.value)) FROM "
+            f"(SELECT value FROM json_each({column}, {_SQLITE_MESSAGES}) "
+            "WHERE key >= %s AND key < %s ORDER BY key) AS m)"
+        )
+        return sql, [*params, self.offset, self.offset + self.limit]
+
+
 def like_pattern(text: str) -> str:
     """``%text%`` for LIKE/ILIKE, the wildcards in ``text`` escaped with a backslash."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -103,6 +174,7 @@ def like_pattern(text: str) -> str:
 class ContextContainsText(_ContextFunc):
     """True when ``text`` occurs, ignoring case, in a chat message's content or in a data
     value (strings, numbers, booleans; keys, roles and timestamps do not count).
+    PostgreSQL and SQLite.
 
     It reads every candidate context: on large tables, narrow with an indexed filter (graph,
     task, dates) first.
@@ -151,3 +223,51 @@ class ContextContainsText(_ContextFunc):
         )
         pattern = like_pattern(self.text)
         return sql, [*params, *params, *params, pattern, *params, pattern]
+
+
+# Trimming ----------------------------------------------------------------------------------
+
+
+class HistoryOverLimit(_ContextFunc):
+    """True when ``chat_history.messages`` is a list longer than ``chat_history.max_messages``
+    (a number); false for an unbounded history (``max_messages`` null) and for a context in
+    any other shape. PostgreSQL."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        messages = _PG_MESSAGES.format(column=column)
+        limit = _PG_MAX_MESSAGES.format(column=column)
+        limit_text = _PG_MAX_MESSAGES_TEXT.format(column=column)
+        # CASE, so that jsonb_array_length never sees a non-list: SQL does not promise to
+        # evaluate AND left to right.
+        sql = (
+            f"CASE WHEN jsonb_typeof({messages}) = 'array' "
+            f"AND jsonb_typeof({limit}) = 'number' "
+            f"THEN jsonb_array_length({messages}) > {limit_text}::numeric "
+            "ELSE false END"
+        )
+        return sql, params * 4
+
+
+class TrimmedHistory(_ContextFunc):
+    """The context with only the newest ``max_messages`` messages of its history, in order;
+    everything else kept as stored (``jsonb_set`` replaces ``chat_history.messages`` only).
+    Meant for rows where ``HistoryOverLimit`` holds. PostgreSQL."""
+
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        messages = _PG_MESSAGES.format(column=column)
+        limit_text = _PG_MAX_MESSAGES_TEXT.format(column=column)
+        sql = (
+            f"jsonb_set({column}, '{{chat_history,messages}}', COALESCE(("
+            "SELECT jsonb_agg(m.value ORDER BY m.n) "
+            f"FROM jsonb_array_elements({messages}) WITH ORDINALITY AS m(value, n) "
+            f"WHERE m.n > jsonb_array_length({messages}) - {limit_text}::numeric"
+            "), '[]'::jsonb))"
+        )
+        return sql, params * 4

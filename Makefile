@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint test-postgres test-sqlite
+test: lint docs test-postgres test-sqlite
 
 test-postgres: $(STAMP)
 	DATABASE_URL="$$(scripts/postgres-url)" $(BIN)/pytest $(PYTEST_ARGS)
@@ -43,6 +43,11 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	scripts/demo
+
+# The documentation, built strictly (a warning fails) into site/.
+.PHONY: docs
+docs: $(STAMP)
+	scripts/docs
 
 clean:
 	rm -rf $(VENV) .venvs .tmp build *.egg-info

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
-from django.db import connections
+from django.core.checks import Error, Info, Tags, Warning, register
+from django.db import DatabaseError, connections
 
 from .conf import DEFAULTS, app_settings
+from .storage.flavour import id_column_type
 
 
 # Not tagged "database": Django runs database-tagged checks only with ``check --database``,
@@ -178,3 +179,46 @@ def check_operations(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         )
     return messages
+
+
+_FLAVOURS = {
+    "uuid": "graph-flow 0.5's uuid ids",
+    "text": "graph-flow 0.6+'s text ids (a 0.6+ service converted it, or created it)",
+}
+
+
+@register(Tags.database)
+def check_table_flavour(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Any]:
+    """Which of graph-flow's two tables the sessions database holds (``check --database``)."""
+    alias = app_settings.DATABASE
+    if not databases or alias not in databases or alias not in settings.DATABASES:
+        return []
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return []
+    try:
+        found = id_column_type(connection)
+    except DatabaseError as exc:
+        return [
+            Warning(
+                f"Cannot read the sessions table of database {alias!r}: {exc}",
+                hint="Check that the database is reachable and run manage.py migrate.",
+                id="graphflow_sessions.W020",
+            )
+        ]
+    if found is None:
+        return [
+            Info(
+                f"The sessions table does not exist yet in database {alias!r}.",
+                hint="manage.py migrate creates it (or a graph-flow service, on connect).",
+                id="graphflow_sessions.I001",
+            )
+        ]
+    return [
+        Info(
+            f"The sessions table in database {alias!r} has "
+            f"{_FLAVOURS.get(found, f'ids of type {found}')}.",
+            hint='Both work; see the README\'s section "graph-flow 0.5 and 0.6+".',
+            id="graphflow_sessions.I001",
+        )
+    ]

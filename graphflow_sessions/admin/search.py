@@ -1,6 +1,7 @@
 """What the admin search box understands, turned into queries the indexes can serve.
 
-- A whole session id (any spelling PostgreSQL accepts): that session, by primary key.
+- A whole session id (any spelling PostgreSQL accepts; on graph-flow 0.6's text table, any
+  text that is a stored id): that session, by primary key.
 - An id prefix of 8 to 31 hex digits (the short id the list shows, hyphens optional): a
   primary-key range, ``prefix000... <= id <= prefixfff...``, served by the primary key
   index; no extra index needed.
@@ -18,6 +19,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from django.db import connections
 from django.db.models import Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.text import smart_split, unescape_string_literal
@@ -25,7 +27,8 @@ from django.utils.text import smart_split, unescape_string_literal
 from ..conf import app_settings
 from ..exceptions import InvalidSessionId
 from ..expressions import ContextContainsText
-from ..ids import parse_session_id
+from ..ids import is_session_id, parse_session_id
+from ..storage.flavour import Flavour, flavour_of
 
 #: Shortest hex prefix taken as an id: the short id the list shows (first UUID group).
 MIN_ID_PREFIX = 8
@@ -60,6 +63,10 @@ def search_sessions(queryset: QuerySet[Any], search_term: str) -> QuerySet[Any]:
         return queryset.filter(pk=parse_session_id(term))
     except InvalidSessionId:
         pass
+    if flavour_of(connections[queryset.db]) is Flavour.TEXT_IDS:
+        by_id = queryset.filter(pk=term)
+        if is_session_id(term, text_ids=True) and by_id.exists():  # one index probe
+            return by_id
     prefix = id_prefix_range(term)
     if prefix is not None:
         low, high = prefix

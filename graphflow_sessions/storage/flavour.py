@@ -19,9 +19,9 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from .sql import id_column_type
+from . import sql
 
-__all__ = ["Flavour", "forget", "flavour_of", "is_stale_statement"]
+__all__ = ["Flavour", "flavour_of", "forget", "id_column_type", "is_stale_statement"]
 
 
 class Flavour(enum.Enum):
@@ -51,14 +51,18 @@ def flavour_of(connection: Any, *, fresh: bool = False) -> Flavour:
     known = None if fresh else _known.get(raw)
     if known is not None:
         return known
-    with connection.cursor() as cursor:
-        cursor.execute(*id_column_type(connection))
-        row = cursor.fetchone()
-    flavour = (
-        Flavour.TEXT_IDS if row and row[0] in ("text", "character varying") else Flavour.UUID_IDS
-    )
+    text = id_column_type(connection) in ("text", "character varying")
+    flavour = Flavour.TEXT_IDS if text else Flavour.UUID_IDS
     _known[raw] = flavour
     return flavour
+
+
+def id_column_type(connection: Any) -> str | None:
+    """The id column's type as PostgreSQL names it (``uuid``, ``text``), None without a table."""
+    with connection.cursor() as cursor:
+        cursor.execute(*sql.id_column_type(connection))
+        row = cursor.fetchone()
+    return None if row is None else str(row[0])
 
 
 def forget(connection: Any) -> None:

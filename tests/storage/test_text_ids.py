@@ -285,3 +285,73 @@ def test_another_connection_sees_the_text_table_it_is_told_about() -> None:
         )
         found = DatabaseSessionStorage().get("session_042")
         assert found is not None and found.version == 0
+
+
+@pytest.mark.django_db
+def test_the_system_check_reports_which_table_it_found() -> None:
+    from graphflow_sessions.checks import check_table_flavour
+
+    (before,) = check_table_flavour(databases=["default"])
+    assert before.id == "graphflow_sessions.I001" and "0.5's uuid ids" in before.msg
+    with text_ids_in_transaction():
+        (after,) = check_table_flavour(databases=["default"])
+    assert "0.6+'s text ids" in after.msg
+    assert check_table_flavour(databases=[]) == []  # only with check --database
+
+
+@pytest.mark.django_db
+def test_the_admin_search_finds_a_text_id_and_a_uuid_prefix(
+    text_table: Any, admin_client: Any
+) -> None:
+    storage = DatabaseSessionStorage()
+    plain = new_session()
+    storage.save(plain)
+    storage.save(new_session("session_001", "first"))
+    storage.save(new_session("session_002", "second"))
+    url = reverse("admin:graphflow_sessions_session_changelist")
+    page = admin_client.get(url, {"q": "session_001"})
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 1
+    prefix = admin_client.get(url, {"q": str(plain.id)[:8]})
+    assert [row.pk for row in prefix.context["cl"].result_list] == [plain.id]
+
+
+@pytest.mark.django_db
+def test_export_and_import_keep_text_ids(text_table: Any) -> None:
+    import io
+
+    from graphflow_sessions.transfer import export_sessions, import_sessions
+
+    storage = DatabaseSessionStorage()
+    for session_id in ("session_001", "claims/7", str(uuid.uuid4())):
+        storage.save(new_session(session_id))
+    out = io.StringIO()
+    assert export_sessions(out) == 3
+    Session.objects.all().delete()
+    result = import_sessions(out.getvalue().splitlines())
+    assert (result.created, result.errors) == (3, [])
+    assert storage.get("claims/7") is not None
+
+
+@pytest.mark.django_db
+def test_pruning_and_trimming_work_on_a_text_table(text_table: Any) -> None:
+    from datetime import timedelta
+
+    from graphflow_sessions.retention import prune_sessions, trim_chat_histories
+
+    storage = DatabaseSessionStorage()
+    old = new_session("old_one")
+    storage.save(old)
+    Session.objects.filter(pk="old_one").update(
+        updated_at=Session.objects.get(pk="old_one").updated_at - timedelta(days=40)
+    )
+    history = Context(max_messages=None)
+    history.add_user_message("one")
+    history.add_user_message("two")
+    over_its_limit = history.to_dict()
+    over_its_limit["chat_history"]["max_messages"] = 1  # as a writer that never trims left it
+    storage.save(Session(id="long_one", graph_id="g", current_task_id="t", context=over_its_limit))
+    assert trim_chat_histories().trimmed == 1
+    assert storage.get("long_one").context.chat_history_len() == 1  # type: ignore[union-attr]
+    assert prune_sessions(timedelta(days=30)).deleted == 1
+    assert storage.get("old_one") is None and storage.get("long_one") is not None

@@ -33,7 +33,11 @@ impl SerializableMessage {
     }
 
     pub fn at(role: MessageRole, content: String, timestamp: DateTime<Utc>) -> Self {
-        Self { role, content, timestamp }
+        Self {
+            role,
+            content,
+            timestamp,
+        }
     }
 }
 
@@ -45,7 +49,10 @@ pub struct ChatHistory {
 
 impl ChatHistory {
     pub fn with_limit(max_messages: Option<usize>) -> Self {
-        Self { messages: Vec::new(), max_messages }
+        Self {
+            messages: Vec::new(),
+            max_messages,
+        }
     }
 
     /// Append, then drop the oldest beyond `max_messages`: the only place graph-flow trims.
@@ -79,7 +86,10 @@ impl Context {
     }
 
     pub fn with_max_chat_messages(max_messages: Option<usize>) -> Self {
-        Self { data: HashMap::new(), chat_history: ChatHistory::with_limit(max_messages) }
+        Self {
+            data: HashMap::new(),
+            chat_history: ChatHistory::with_limit(max_messages),
+        }
     }
 
     pub fn set(&mut self, key: &str, value: Value) {
@@ -99,8 +109,11 @@ impl Default for Context {
 
 impl Serialize for Context {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        ContextData { data: self.data.clone(), chat_history: self.chat_history.clone() }
-            .serialize(serializer)
+        ContextData {
+            data: self.data.clone(),
+            chat_history: self.chat_history.clone(),
+        }
+        .serialize(serializer)
     }
 }
 

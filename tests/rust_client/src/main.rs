@@ -29,7 +29,8 @@ use context::{Context, MessageRole, SerializableMessage};
 use session::{v0_5, v0_6, GraphFlowSession};
 use storage::{postgres_0_5, postgres_0_6, GraphError, SessionStorage};
 
-const SAMPLE_TASK: &str = "insurance_claims_service::tasks::initial_claim_query::InitialClaimQueryTask";
+const SAMPLE_TASK: &str =
+    "insurance_claims_service::tasks::initial_claim_query::InitialClaimQueryTask";
 
 enum Failure {
     Usage(String),
@@ -65,9 +66,21 @@ impl SampleSession for v0_5::Session {
 
 impl SampleSession for v0_6::Session {
     fn sample(id: String, context: Context) -> Self {
-        let v0_5::Session { id, graph_id, current_task_id, status_message, context } =
-            v0_5::Session::sample(id, context);
-        v0_6::Session { id, graph_id, current_task_id, status_message, context, version: 0 }
+        let v0_5::Session {
+            id,
+            graph_id,
+            current_task_id,
+            status_message,
+            context,
+        } = v0_5::Session::sample(id, context);
+        v0_6::Session {
+            id,
+            graph_id,
+            current_task_id,
+            status_message,
+            context,
+            version: 0,
+        }
     }
 }
 
@@ -103,15 +116,23 @@ fn run(args: &[String]) -> Result<(), Failure> {
         rest = tail;
     }
     let url = url.ok_or_else(|| usage("--url URL is required"))?;
-    let (command, operands) = rest.split_first().ok_or_else(|| usage("no command given"))?;
+    let (command, operands) = rest
+        .split_first()
+        .ok_or_else(|| usage("no command given"))?;
     match flavour {
-        Some("0.5") => {
-            command_on(&mut postgres_0_5::PostgresSessionStorage::connect(url)?, command, operands)
-        }
-        Some("0.6") => {
-            command_on(&mut postgres_0_6::PostgresSessionStorage::connect(url)?, command, operands)
-        }
-        other => Err(usage(format!("--flavour must be 0.5 or 0.6, not {other:?}"))),
+        Some("0.5") => command_on(
+            &mut postgres_0_5::PostgresSessionStorage::connect(url)?,
+            command,
+            operands,
+        ),
+        Some("0.6") => command_on(
+            &mut postgres_0_6::PostgresSessionStorage::connect(url)?,
+            command,
+            operands,
+        ),
+        other => Err(usage(format!(
+            "--flavour must be 0.5 or 0.6, not {other:?}"
+        ))),
     }
 }
 
@@ -149,29 +170,38 @@ where
             let role: MessageRole = serde_json::from_value(Value::String(role.clone()))
                 .map_err(|e| usage(format!("ROLE: {e}")))?;
             let mut session = load(storage, id)?;
-            session.context_mut().add_message(SerializableMessage::new(role, text.clone()));
+            session
+                .context_mut()
+                .add_message(SerializableMessage::new(role, text.clone()));
             save_and_report(storage, &session)
         }
         ("write-sample", [id, messages, limit]) => {
-            let messages: usize =
-                messages.parse().map_err(|e| usage(format!("MESSAGES: {e}")))?;
+            let messages: usize = messages
+                .parse()
+                .map_err(|e| usage(format!("MESSAGES: {e}")))?;
             let limit: Option<usize> = serde_json::from_str(limit)
                 .map_err(|e| usage(format!("LIMIT (a number or null): {e}")))?;
             let session = S::Session::sample(id.clone(), sample_context(messages, limit));
             save_and_report(storage, &session)
         }
-        _ => Err(usage(format!("unknown command or wrong arguments: {command} {operands:?}"))),
+        _ => Err(usage(format!(
+            "unknown command or wrong arguments: {command} {operands:?}"
+        ))),
     }
 }
 
 fn load<S: SessionStorage>(storage: &mut S, id: &str) -> Result<S::Session, Failure> {
-    storage.get(id)?.ok_or_else(|| Failure::Graph(GraphError::SessionNotFound(id.to_string())))
+    storage
+        .get(id)?
+        .ok_or_else(|| Failure::Graph(GraphError::SessionNotFound(id.to_string())))
 }
 
-fn save_and_report<S: SessionStorage>(storage: &mut S, session: &S::Session) -> Result<(), Failure> {
+fn save_and_report<S: SessionStorage>(
+    storage: &mut S,
+    session: &S::Session,
+) -> Result<(), Failure> {
     let rows = storage.save(session)?;
     let saved = serde_json::to_value(session).expect("a session serializes");
-    debug_assert_eq!(saved["id"], Value::String(session.id().to_string()));
     print_json(&json!({ "rows_affected": rows, "session": saved }));
     Ok(())
 }
@@ -203,11 +233,16 @@ fn sample_context(messages: usize, limit: Option<usize>) -> Context {
     context.set("ratio", json!(0.1));
     context.set("flags", json!([true, false, null, [], {}]));
     context.set("family", json!("👩‍👩‍👧 naïve café 日本語 𝄞"));
-    let base: DateTime<Utc> =
-        "2025-06-10T12:34:56.123456789Z".parse().expect("a valid RFC 3339 timestamp");
+    let base: DateTime<Utc> = "2025-06-10T12:34:56.123456789Z"
+        .parse()
+        .expect("a valid RFC 3339 timestamp");
     let roles = [MessageRole::User, MessageRole::Assistant];
     for index in 0..messages {
-        let role = if index % 10 == 9 { MessageRole::System } else { roles[index % 2] };
+        let role = if index % 10 == 9 {
+            MessageRole::System
+        } else {
+            roles[index % 2]
+        };
         let moment = base + Duration::nanoseconds(index as i64 * 1_000_000_007);
         let content = format!("message {} 🙂 — ü “quoted” \"{}\"", index + 1, index % 7);
         context.add_message(SerializableMessage::at(role, content, moment));

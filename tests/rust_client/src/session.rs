@@ -7,8 +7,18 @@ use crate::context::Context;
 
 /// What a command needs of either release's session.
 pub trait GraphFlowSession: Serialize + for<'de> Deserialize<'de> {
-    fn id(&self) -> &str;
     fn context_mut(&mut self) -> &mut Context;
+}
+
+/// Both releases' sessions hold the context under the same name.
+macro_rules! graph_flow_session {
+    ($session:ty) => {
+        impl GraphFlowSession for $session {
+            fn context_mut(&mut self) -> &mut Context {
+                &mut self.context
+            }
+        }
+    };
 }
 
 pub mod v0_5 {
@@ -23,14 +33,7 @@ pub mod v0_5 {
         pub context: Context,
     }
 
-    impl GraphFlowSession for Session {
-        fn id(&self) -> &str {
-            &self.id
-        }
-        fn context_mut(&mut self) -> &mut Context {
-            &mut self.context
-        }
-    }
+    graph_flow_session!(Session);
 }
 
 pub mod v0_6 {
@@ -47,12 +50,5 @@ pub mod v0_6 {
         pub version: u64,
     }
 
-    impl GraphFlowSession for Session {
-        fn id(&self) -> &str {
-            &self.id
-        }
-        fn context_mut(&mut self) -> &mut Context {
-            &mut self.context
-        }
-    }
+    graph_flow_session!(Session);
 }

@@ -46,7 +46,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn open(url: &str) -> Result<Self> {
+    /// Connect, then run a release's connect-time DDL, one statement at a time.
+    fn connect(url: &str, migration: &[&str]) -> Result<Self> {
         let runtime = Builder::new_current_thread()
             .enable_all()
             .build()
@@ -57,16 +58,16 @@ impl Connection {
         runtime.spawn(async move {
             let _ = connection.await;
         });
+        for statement in migration {
+            runtime
+                .block_on(client.execute(*statement, &[]))
+                .map_err(storage_error("Migration failed"))?;
+        }
         Ok(Self { runtime, client })
     }
 
-    fn migrate(&self, statements: &[&str]) -> Result<()> {
-        for statement in statements {
-            self.runtime
-                .block_on(self.client.execute(*statement, &[]))
-                .map_err(storage_error("Migration failed"))?;
-        }
-        Ok(())
+    fn delete(&self, sql: &str, id: &str) -> Result<u64> {
+        self.execute(sql, &[Type::TEXT], &[&id], "Failed to delete session")
     }
 
     /// One prepared statement, its parameters typed as given; the rows it affected.
@@ -184,9 +185,9 @@ pub mod postgres_0_5 {
     impl PostgresSessionStorage {
         /// Connect and create the table if it is not there, as every 0.5 service start does.
         pub fn connect(url: &str) -> Result<Self> {
-            let connection = Connection::open(url)?;
-            connection.migrate(&[MIGRATE])?;
-            Ok(Self { connection })
+            Ok(Self {
+                connection: Connection::connect(url, &[MIGRATE])?,
+            })
         }
     }
 
@@ -224,7 +225,7 @@ pub mod postgres_0_5 {
         }
 
         fn delete(&mut self, id: &str) -> Result<u64> {
-            self.connection.execute(DELETE, &[Type::TEXT], &[&id], "Failed to delete session")
+            self.connection.delete(DELETE, id)
         }
     }
 }
@@ -279,9 +280,9 @@ pub mod postgres_0_6 {
     impl PostgresSessionStorage {
         /// Connect and create or upgrade the table, as every 0.6 service start does.
         pub fn connect(url: &str) -> Result<Self> {
-            let connection = Connection::open(url)?;
-            connection.migrate(&MIGRATE)?;
-            Ok(Self { connection })
+            Ok(Self {
+                connection: Connection::connect(url, &MIGRATE)?,
+            })
         }
     }
 
@@ -290,12 +291,18 @@ pub mod postgres_0_6 {
 
         fn save(&mut self, session: &v0_6::Session) -> Result<u64> {
             let context = context_json(&session.context)?;
-            let version = i64::try_from(session.version).map_err(|e| {
-                GraphError::StorageError(format!("Session version overflow: {e}"))
-            })?;
+            let version = i64::try_from(session.version)
+                .map_err(|e| GraphError::StorageError(format!("Session version overflow: {e}")))?;
             let rows = self.connection.execute(
                 SAVE,
-                &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::JSONB, Type::INT8],
+                &[
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::JSONB,
+                    Type::INT8,
+                ],
                 &[
                     &session.id,
                     &session.graph_id,
@@ -332,7 +339,7 @@ pub mod postgres_0_6 {
         }
 
         fn delete(&mut self, id: &str) -> Result<u64> {
-            self.connection.execute(DELETE, &[Type::TEXT], &[&id], "Failed to delete session")
+            self.connection.delete(DELETE, id)
         }
     }
 }

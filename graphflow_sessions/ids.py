@@ -103,27 +103,25 @@ def id_text(session_id: SessionId) -> str:
     return str(session_id)
 
 
-# Characters an id cannot hold in one URL path segment as it is: the admin's own set
-# (django.contrib.admin.utils.quote), plus "." (the API's format suffixes) and the space.
-_QUOTED = set(':/_#?;@&=+$,"[]<>%\n\\. ')
+# What an id cannot hold in one URL path segment even percent-encoded: "/" (Django decodes
+# %2F before routing), "." (the API's format suffixes, ".json"), and "~", the escape itself.
+_QUOTED = {"/": "~2F", ".": "~2E", "~": "~7E"}
+_QUOTED_CHAR = re.compile(r"~(2F|2E|7E)", re.IGNORECASE)
 
 
 def quote_id(session_id: SessionId) -> str:
-    """The id for a URL path segment: each character of ``_QUOTED`` as ``_XX`` (its code in
-    hex), as the admin quotes primary keys; a UUID's text is unchanged. ``unquote_id``
-    (the admin's own ``unquote``) reverses it."""
+    """The id for a URL path segment: ``/``, ``.`` and ``~`` as ``~2F``, ``~2E``, ``~7E``;
+    everything else as it is (to be percent-encoded as usual). A UUID's text, and ids such
+    as ``session_001``, are unchanged. ``unquote_id`` reverses it."""
     text = id_text(session_id)
     if not any(char in _QUOTED for char in text):
         return text
-    return "".join(f"_{ord(char):02X}" if char in _QUOTED else char for char in text)
+    return "".join(_QUOTED.get(char, char) for char in text)
 
 
 def unquote_id(text: str) -> str:
     """An id from a URL path segment written by ``quote_id``."""
     return _QUOTED_CHAR.sub(lambda match: chr(int(match.group(1), 16)), text)
-
-
-_QUOTED_CHAR = re.compile(r"_([0-9A-F]{2})")
 
 
 def is_session_id(value: Any, *, text_ids: bool = False) -> bool:

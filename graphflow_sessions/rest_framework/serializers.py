@@ -126,7 +126,7 @@ class ContextField(serializers.Field):
     {
         "type": "string",
         "description": "A UUID, or on graph-flow 0.6's text-id table any other text; in URL "
-        "paths each of / . _ : # ? and a few more is written as _XX (its hex code).",
+        "paths / . ~ are written ~2F ~2E ~7E (the rest percent-encoded as usual).",
     }
 )
 class SessionIdField(serializers.Field):

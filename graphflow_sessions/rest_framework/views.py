@@ -158,8 +158,8 @@ class SessionViewSet(viewsets.GenericViewSet):
             self.session_id()  # a malformed id is 404 before the body is even looked at
 
     def session_id(self) -> SessionId:
-        # Ids are written in URLs as the admin writes them (``ids.quote_id``), so that an
-        # id holding "/" or "." still names one route.
+        # Ids are written in URLs with "/", "." and "~" escaped (``ids.quote_id``), so that
+        # an id holding them still names one route.
         try:
             return storage.session_id(unquote_id(self.kwargs[self.lookup_url_kwarg]))
         except InvalidSessionId:

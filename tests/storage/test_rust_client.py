@@ -454,20 +454,28 @@ def test_an_imported_session_loads_in_rust_and_survives_its_resave(rust):
     assert stored(session_id).version == 7
 
 
-def test_a_row_stamped_ahead_of_the_database_clock_makes_a_0_5_1_rust_save_a_silent_no_op(rust):
-    # graph-flow 0.5.1 saves only WHERE sessions.updated_at <= NOW(): such a save reports
-    # success and changes nothing. Every writer here stamps updated_at with the database's
-    # clock, so only a row imported (or written by hand) with a future time meets this.
+def test_import_refuses_a_row_stamped_ahead_of_the_database_clock_that_0_5_1_could_not_save(
+    rust,
+):
+    # graph-flow 0.5.1 saves only WHERE sessions.updated_at <= NOW(): on a row stamped in the
+    # future its save reports success and changes nothing. Every writer here stamps the
+    # database's clock, and import refuses such a line, naming it.
     session_id = uuid.uuid4()
-    future = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    future = datetime.now(timezone.utc) + timedelta(days=1)
     line = {
         "id": str(session_id),
         "graph_id": "g",
         "current_task_id": "start",
         "context": Context().to_dict(),
-        "updated_at": future,
+        "updated_at": future.isoformat(),
     }
-    assert import_sessions([json.dumps(line)]).imported == 1
+    result = import_sessions([json.dumps(line)])
+    assert result.imported == 0
+    assert "line 1: updated_at" in str(result.errors[0])
+    assert "later than the database's clock" in str(result.errors[0])
+    # Why: the same row written by hand swallows the Rust service's next save.
+    insert_raw(Context().to_dict(), session_id=session_id)
+    Session.objects.filter(pk=session_id).update(updated_at=future)
     written = rust.append(session_id, "User", "lost")
     assert written.rows_affected == 0
     assert stored(session_id).context.chat_history_len() == 0
@@ -625,3 +633,70 @@ def test_a_0_6_session_without_a_version_field_reads_as_version_0(rust_0_6):
     assert failure.value.code == SESSION_CONFLICT
     assert rust_0_6.delete("user_123") == 1
     assert rust_0_6.get("user_123") is None
+
+
+# graph-flow 0.6+ on the suite's own table: it converts the table to text ids on connect ------
+
+
+@pytest.fixture
+def rust_06_here(transactional_db: None, rust_client_binary: Path) -> Iterator[RustClient]:  # noqa: F811
+    """graph-flow 0.6 on the test database, converting its table; converted back afterwards."""
+    from tests.support.text_table import restore_uuid_ids
+
+    test_database = connections["default"].settings_dict["NAME"]
+    client = RustClient(rust_client_binary, url_for(test_database), "0.6")
+    try:
+        yield client
+    finally:
+        restore_uuid_ids()
+
+
+def test_a_06_service_converting_the_table_under_us_is_noticed(rust_06_here: RustClient) -> None:
+    session = saved_session()
+    for _ in range(3):  # prepared on this process's connection by now
+        storage.save(session)
+        stored(session.id)
+    rust_06_here.connect()  # ALTER TABLE sessions ALTER COLUMN id TYPE TEXT
+    found = stored(session.id)
+    assert found.version == 4
+    loaded = rust_06_here.get(session.id)
+    assert_loaded_as_saved(loaded, found)
+    assert loaded is not None and loaded["version"] == 4
+
+
+def test_rows_a_06_service_writes_under_text_ids_read_the_same_here(
+    rust_06_here: RustClient, staff_api: Client
+) -> None:
+    written = rust_06_here.write_sample("session_001", 40, None)
+    assert written.rows_affected == 1
+    session = stored("session_001")
+    assert session.version == 1
+    assert same_messages(
+        session.context.to_dict()["chat_history"]["messages"],
+        written.session["context"]["chat_history"]["messages"],
+    )
+    assert session.context.max_messages is None
+    if importlib.util.find_spec("rest_framework") is not None:
+        detail = staff_api.get("/api/sessions/session_001/")
+        assert detail.status_code == 200 and detail.json()["version"] == 1
+        page = staff_api.get("/api/sessions/session_001/messages/?limit=100")
+        assert len(page.json()["results"]) == 40
+
+
+def test_rows_we_write_under_text_ids_load_in_a_06_service_and_versions_agree(
+    rust_06_here: RustClient,
+) -> None:
+    rust_06_here.connect()
+    session = saved_session(id="claims/2026/7")
+    loaded = rust_06_here.get("claims/2026/7")
+    assert_loaded_as_saved(loaded, session)
+    assert loaded is not None and loaded["version"] == session.version == 1
+    # A 0.6 save from the version it read moves the row on; ours then conflicts until reloaded.
+    assert rust_06_here.resave("claims/2026/7").rows_affected == 1
+    again = stored("claims/2026/7")
+    assert again.version == 2 and again.context == session.context
+    storage.save(again, expected_version=2)
+    stale = dict(loaded, version=1)
+    with pytest.raises(RustClientError) as caught:
+        rust_06_here.save(stale)
+    assert caught.value.code == SESSION_CONFLICT

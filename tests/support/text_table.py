@@ -54,11 +54,17 @@ def text_ids_committed() -> Iterator[None]:
     try:
         yield
     finally:
-        with raw_connection(autocommit=True) as other:
-            other.execute(f"DELETE FROM sessions WHERE id !~ '{_UUID_TEXT}'")
-            other.execute("ALTER TABLE sessions ALTER COLUMN id TYPE uuid USING id::uuid")
-        for alias in connections:
-            connections[alias].close()
+        restore_uuid_ids()
+
+
+def restore_uuid_ids() -> None:
+    """Back to graph-flow 0.5's table (what the rest of the suite expects): text ids deleted,
+    the column converted back, every connection of this process closed so none remembers."""
+    with raw_connection(autocommit=True) as other:
+        other.execute(f"DELETE FROM sessions WHERE id::text !~ '{_UUID_TEXT}'")
+        other.execute("ALTER TABLE sessions ALTER COLUMN id TYPE uuid USING id::uuid")
+    for alias in connections:
+        connections[alias].close()
 
 
 def is_uuid_text(value: str) -> bool:

@@ -242,14 +242,15 @@ class RawPsycopg(Contender):
     name, title = "raw", "raw psycopg, same table"
     upsert, select, delete_sql, schema = RAW_UPSERT, RAW_SELECT, RAW_DELETE, SCHEMA
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, text_ids: bool = False) -> None:
         self.conn = connect_raw(url, self.schema)
+        self.text_ids = text_ids
 
     def prepare(self, payload: dict[str, Any]) -> None:
         self.payload = payload
 
     def key(self, sid: uuid.UUID) -> Any:
-        return sid
+        return str(sid) if self.text_ids else sid  # a text column takes the id as text
 
     def create(self, sid: uuid.UUID) -> Any:
         with self.conn.cursor() as cur:
@@ -287,10 +288,11 @@ class GraphFlowTable(RawPsycopg):
     )
 
     def __init__(self, url: str) -> None:
-        from graphflow_sessions.migration_operations import SEED_CREATE_TABLE
+        from graphflow_sessions.storage.sql import graph_flow_create_table
 
         super().__init__(url)
-        self.conn.execute(SEED_CREATE_TABLE)  # verbatim: graph-flow's storage defaults
+        # Verbatim: graph-flow's storage defaults.
+        self.conn.execute(graph_flow_create_table("sessions"))
 
     def key(self, sid: uuid.UUID) -> Any:
         return str(sid)  # the Rust service binds the id as text and casts it
@@ -485,7 +487,8 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"msgspec {machine.get('msgspec')}; "
         f"PREPARED_STATEMENTS {machine['prepared_statements']!r}; "
         f"context column: {machine.get('context_compression')}, "
-        f"graph-flow table: {machine.get('graphflow_compression')}"
+        f"graph-flow table: {machine.get('graphflow_compression')}; "
+        f"ids: {machine.get('id_flavour', 'uuid')}"
     )
 
 
@@ -596,6 +599,13 @@ def main(argv: list[str] | None = None) -> int:
         "a connection through a transaction-mode pooler gets)",
     )
     parser.add_argument(
+        "--flavour",
+        choices=["uuid", "text"],
+        default="uuid",
+        help="the sessions table's ids: graph-flow 0.5's uuid (default) or 0.6+'s text (the "
+        "table converted in place, as a 0.6+ service does on connect)",
+    )
+    parser.add_argument(
         "--keep-schemas", action="store_true", help="keep the benchmark's schemas afterwards"
     )
     args = parser.parse_args(argv)
@@ -611,10 +621,19 @@ def main(argv: list[str] | None = None) -> int:
     with benchmark_schemas(url, args.keep_schemas):
         prepared = {"auto": "auto", "true": True, "false": False}[args.prepared_statements]
         configure_django(url, prepared)
-        contenders: list[Contender] = [Ours(), RawPsycopg(url), GraphFlowTable(url)]
+        text_ids = args.flavour == "text"
+        if text_ids:
+            with connect_raw(url, SCHEMA) as conn:
+                conn.execute("ALTER TABLE sessions ALTER COLUMN id TYPE TEXT")
+        contenders: list[Contender] = [
+            Ours(),
+            RawPsycopg(url, text_ids=text_ids),
+            GraphFlowTable(url),
+        ]
         if not args.no_langgraph:
             contenders.append(LangGraph(url))
         results: dict[str, Any] = {"machine": machine_facts(url), "sizes": {}}
+        results["machine"]["id_flavour"] = args.flavour
         print(machine_line(results["machine"]), file=sys.stderr)
         try:
             for size in sizes:

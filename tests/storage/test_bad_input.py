@@ -408,7 +408,7 @@ MALFORMED = [
     (
         '{"data":{},"chat_history":{"messages":[],"max_messages":"ten"}}',
         "chat_history.max_messages",
-        "expected a non-negative integer or null",
+        "expected an integer from 0 to 18446744073709551615 or null",
     ),
 ]
 

@@ -12,14 +12,16 @@ value, never in exponent form: the float ``1e30`` comes back as
 here as PostgreSQL will print it:
 
 - an int from -2**63 to 2**64-1 is read exactly;
-- any other int is read as the nearest float. It is kept only when it is that float's own
-  value as Python (and Rust) print it, i.e. a float read back from PostgreSQL, such as
-  10**30; any other would be read back rounded, and written back rounded;
-- a float (and such an int) is kept when serde_json reads its printed form without overflow.
+- any other int is read as a float. It is kept only when it is the value of its nearest
+  float as Python (and Rust) print that float, i.e. a float read back from PostgreSQL, such
+  as 10**30; any other would be read back rounded, and written back rounded;
+- a float (and such an int) is kept when serde_json reads its printed form without overflow:
+  every finite float but the largest, +-1.7976931348623157e308.
 
-serde_json's default parser also reads some ordinary floats one unit in the last place off
-(its product of two rounded floats is not always the nearest float). That is graph-flow's
-own reading, of what Rust itself wrote too, so it is not refused here.
+serde_json's default parser also reads many ordinary floats a unit in the last place off,
+now and then two (its product or quotient of two rounded floats is not always the nearest
+float; one float in four or five, over all magnitudes). That is graph-flow's own reading, of
+what Rust itself wrote too, so it is not refused here.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@
 Modules, from the bottom up (each imports only those before it):
 
 - ``timestamps``: RFC 3339 message timestamps as graph-flow writes and reads them.
+- ``jsonnumbers``: JSON numbers as graph-flow's reader (serde_json) reads them, and which
+  Python numbers it would refuse or read back rounded once PostgreSQL has printed them.
 - ``jsontext``: JSON as jsonb and graph-flow's Rust reader accept it (NUL, NaN, surrogates,
-  nesting, size), knowing nothing of the context's shape.
+  nesting, numbers, size), knowing nothing of the context's shape.
 - ``shape``: the context's shape, checked on decoded JSON, with the path of any breach.
 - ``types``: ``Context``, ``ChatHistory``, ``SerializableMessage``, ``MessageRole``.
 - ``codec``: ``read_context``, ``write_context``, ``check_context``; msgspec lives here only.

@@ -32,13 +32,14 @@ from typing import Annotated, Any, Literal
 from ..exceptions import ContextDeserializationError
 from .jsontext import (
     check_depth,
+    check_numbers,
     decode_json,
     encode_json_utf8,
     encode_jsonb,
     escaped_json,
     find_too_deep,
 )
-from .shape import ROLES, CheckedMessages
+from .shape import MAX_MESSAGES_LIMIT, ROLES, CheckedMessages
 from .timestamps import all_canonical
 from .types import ChatHistory, Context
 
@@ -163,6 +164,9 @@ def _read_fast(text: str | bytes) -> Context | None:
         return None
     if find_too_deep(stored.data, depth=2) is not None:
         return None  # deeper than graph-flow reads: json's path, whose reading is the rule
+    limit = stored.chat_history.max_messages
+    if limit is not None and limit > MAX_MESSAGES_LIMIT:
+        return None  # beyond graph-flow's usize (msgspec bounds only int64): json's path says so
     history = ChatHistory.from_stored(messages, stored.chat_history.max_messages, _build_messages)
     return Context.from_stored(stored.data, history)
 
@@ -204,8 +208,9 @@ def write_context(
 ) -> EncodedContext:
     """``value`` as JSON for the database, checked as every write is: the contract (a dict is
     checked, then written as given), values JSON and jsonb can store (no NUL, NaN, lone
-    surrogate, nesting beyond graph-flow's reader), at most ``max_bytes`` as UTF-8 JSON.
-    Raises ContextError (a ContextSerializationError or ContextTooLarge) naming the path.
+    surrogate, nesting beyond graph-flow's reader), numbers graph-flow's reader reads back
+    as they are, at most ``max_bytes`` as UTF-8 JSON. Raises ContextError (a
+    ContextSerializationError or ContextTooLarge) naming the path.
 
     ``jsonb``: the JSON goes to PostgreSQL as a jsonb parameter, so it may be written in its
     faster escaped form (see ``jsontext.encode_jsonb``).
@@ -213,9 +218,12 @@ def write_context(
     if isinstance(value, Context):
         if jsonb:
             return _write_context_jsonb(value, max_bytes, session_id)
+        check_numbers(dict(value.data), path="data", session_id=session_id)
         text, utf8 = encode_json_utf8(value.to_dict(), max_bytes=max_bytes, session_id=session_id)
         return EncodedContext(text, utf8)
     Context.from_dict(value)
+    # Numbers can only be in the data: the shape's check has seen to max_messages.
+    check_numbers(value["data"], path="data", session_id=session_id)
     if jsonb:
         return EncodedContext(*encode_jsonb(value, max_bytes=max_bytes, session_id=session_id))
     text, utf8 = encode_json_utf8(value, max_bytes=max_bytes, session_id=session_id)
@@ -238,8 +246,10 @@ def _write_context_jsonb(
     data = dict(context.data)  # the mapping view is not a dict to the encoders
     # The messages sit at a fixed depth (level 4); only the data can nest deeper.
     check_depth(data, depth=2, path="data", session_id=session_id)
-    if _use_msgspec:
-        utf8 = _context_bytes(context, data)
+    data_json = escaped_json(data)
+    check_numbers(data, data_json, path="data", session_id=session_id)
+    if _use_msgspec and data_json is not None:
+        utf8 = _context_bytes(context, data_json)
         if utf8 is not None and (max_bytes is None or len(utf8) <= max_bytes):
             return EncodedContext(None, utf8)
     text, utf8 = encode_jsonb(
@@ -248,20 +258,21 @@ def _write_context_jsonb(
     return EncodedContext(text, utf8)
 
 
-def _context_bytes(context: Context, data: dict[str, Any]) -> bytes | None:
+def _context_bytes(context: Context, data_json: bytes) -> bytes | None:
     """``context.to_dict()`` as JSON, the messages written by msgspec (stored ones as they
-    were read), the data in the escaped form; None when json's path must decide. Message
-    contents are strings by SerializableMessage's construction and the reader's checks, so
-    msgspec and json accept and refuse the same (msgspec fails on a lone surrogate; an
-    escaped NUL is looked for). jsonb keeps no key order, so only the values matter."""
+    were read), ``data_json`` the data in the escaped form; None when json's path must
+    decide. Message contents are strings by SerializableMessage's construction and the
+    reader's checks, so msgspec and json accept and refuse the same (msgspec fails on a lone
+    surrogate; an escaped NUL is looked for). jsonb keeps no key order, so only the values
+    matter."""
     try:
         messages = _WRITER.encode(context.history_items_for_writing(StoredMessage))  # type: ignore[arg-type]
     except UnicodeEncodeError:
         return None
     if _NUL_ESCAPE_BYTES.search(messages) is not None:
         return None
-    data_json, limit = escaped_json(data), escaped_json(context.max_messages)
-    if data_json is None or limit is None:
+    limit = escaped_json(context.max_messages)
+    if limit is None:
         return None
     return b"".join(
         (

@@ -5,7 +5,9 @@ same bad input gets the same error on PostgreSQL and SQLite: a NUL character, Na
 Infinity, a lone surrogate, or a value JSON cannot hold is refused before anything reaches
 the database, with the key path in the message. The checks cost nothing on the common path:
 the encoder itself refuses NaN and unknown types, and only when it fails (or its output
-contains an escaped NUL) do we walk the value to find out where.
+contains an escaped NUL) do we walk the value to find out where. ``check_numbers`` refuses,
+the same way, a number graph-flow's reader would refuse or read back rounded (see
+``jsonnumbers``); it walks only when the encoder's output shows a number that might be one.
 
 This module knows JSON, not the context's shape: that is ``shape.py``'s.
 """
@@ -18,10 +20,12 @@ import re
 from typing import Any
 
 from ..exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
+from .jsonnumbers import number_problem
 
 __all__ = [
     "MAX_NESTING",
     "check_depth",
+    "check_numbers",
     "decode_json",
     "encode_json",
     "encode_json_utf8",
@@ -44,6 +48,14 @@ _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allo
 # In that form, the escapes of a NUL or of any surrogate (the encoder writes lower-case hex);
 # one search for both is faster than two substring tests.
 _NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])")
+# A number graph-flow's reader may not read back as it is shows in the encoder's output as a
+# run of 19 digits or more (every int beyond -2**63..2**64-1 has 19) or as the exponent of
+# the largest floats (no float below 1e308 can overflow serde_json's parser). Mapping the
+# digits to one and searching for the run is the fastest test Python offers; strings that
+# hold such text only cost a walk.
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+_LARGEST_FLOATS = b"e+308"
 
 
 def encode_json(
@@ -202,8 +214,39 @@ def check_depth(
         raise _unstorable_error(value, what, session_id, None, problem)
 
 
-def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
-    """Return ``(path, problem)`` for the first value JSON/jsonb cannot store, else ``None``."""
+def check_numbers(
+    value: Any,
+    encoded: bytes | None = None,
+    *,
+    path: str = "",
+    what: str = "context",
+    session_id: Any = None,
+) -> None:
+    """Raise ContextSerializationError naming the path when ``value`` (at ``path``) holds a
+    number graph-flow's reader refuses or would read back rounded (see ``jsonnumbers``).
+
+    ``encoded``: the value's JSON as ``escaped_json`` made it, when the caller has it; else
+    it is made here. Only when it shows a number that might be unreadable is the value walked.
+    A value the encoder refuses is left to the encoding that follows, which says why.
+    """
+    if encoded is None:
+        try:
+            encoded = _ASCII_ENCODER.encode(value).encode("ascii")
+        except (TypeError, ValueError, RecursionError):
+            return
+    if (
+        _NINETEEN_DIGITS not in encoded.translate(_DIGITS_AS_ZEROS)
+        and _LARGEST_FLOATS not in encoded
+    ):
+        return
+    problem = find_unstorable(value, path, numbers=True)
+    if problem is not None:
+        raise _unstorable_error(value, what, session_id, None, problem)
+
+
+def find_unstorable(value: Any, path: str = "", *, numbers: bool = False) -> tuple[str, str] | None:
+    """Return ``(path, problem)`` for the first value JSON/jsonb cannot store, else ``None``;
+    with ``numbers``, also for the first number graph-flow's reader cannot read back."""
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -213,14 +256,21 @@ def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
             problem = _string_problem(item)
             if problem:
                 return where or "(root)", problem
-        elif isinstance(item, bool) or item is None or isinstance(item, int):
+        elif isinstance(item, bool) or item is None:
             continue
+        elif isinstance(item, int):
+            problem = number_problem(item) if numbers else None
+            if problem:
+                return where or "(root)", problem
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return (
                     where or "(root)",
                     f"{item!r} is not valid JSON (NaN and Infinity are refused)",
                 )
+            problem = number_problem(item) if numbers else None
+            if problem:
+                return where or "(root)", problem
         elif isinstance(item, dict):
             children = []
             for key, child in item.items():

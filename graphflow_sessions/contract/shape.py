@@ -23,6 +23,7 @@ from .timestamps import all_canonical, canonical_timestamp, is_canonical
 
 __all__ = [
     "DEFAULT_MAX_MESSAGES",
+    "MAX_MESSAGES_LIMIT",
     "ROLES",
     "CheckedMessages",
     "MessageRole",
@@ -35,6 +36,9 @@ __all__ = [
 
 #: A new Rust ``Context`` keeps the newest 1000 messages; so does ours.
 DEFAULT_MAX_MESSAGES = 1000
+
+#: The largest history limit graph-flow loads: its ``max_messages`` is a usize (64-bit).
+MAX_MESSAGES_LIMIT = 2**64 - 1
 
 
 class MessageRole(str, enum.Enum):
@@ -56,10 +60,19 @@ CheckedMessages = tuple[list[MessageRole], list[str], list[str]]
 
 
 def check_max_messages(value: Any) -> int | None:
-    """``value`` as a history limit (a non-negative int or None); ValueError otherwise."""
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"max_messages must be a non-negative int or None, got {value!r}")
+    """``value`` as a history limit (an int from 0 to 2**64-1, or None); ValueError otherwise."""
+    if not _is_history_limit(value):
+        raise ValueError(
+            f"max_messages must be an int from 0 to {MAX_MESSAGES_LIMIT} or None, got {value!r}"
+        )
     return value
+
+
+def _is_history_limit(value: Any) -> bool:
+    # graph-flow's Option<usize>: null, or an integer that fits a 64-bit usize.
+    return value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MESSAGES_LIMIT
+    )
 
 
 def check_message(value: Any, path: str = "message") -> tuple[MessageRole, str, str]:
@@ -165,11 +178,9 @@ def check_history(value: Any, path: str = "chat_history") -> tuple[CheckedMessag
             path=f"{path}.messages",
         )
     max_messages = value.get("max_messages")
-    if max_messages is not None and (
-        not isinstance(max_messages, int) or isinstance(max_messages, bool) or max_messages < 0
-    ):
+    if not _is_history_limit(max_messages):
         raise ContextDeserializationError(
-            f"{path}.max_messages: expected a non-negative integer or null, "
+            f"{path}.max_messages: expected an integer from 0 to {MAX_MESSAGES_LIMIT} or null, "
             f"got {_show(max_messages)}",
             path=f"{path}.max_messages",
         )

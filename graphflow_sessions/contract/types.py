@@ -143,7 +143,7 @@ class ChatHistory:
     SerializableMessages (``last(n)`` only those n); appending, counting and saving do not.
     """
 
-    __slots__ = ("_build", "_items", "max_messages")
+    __slots__ = ("_build", "_items", "_max_messages")
 
     def __init__(
         self,
@@ -153,7 +153,7 @@ class ChatHistory:
         self._items: list[Any] = list(messages or [])
         # Set while _items may still hold stored items: how to turn them into messages.
         self._build: BuildMessages | None = None
-        self.max_messages = check_max_messages(max_messages)
+        self.max_messages = max_messages  # checked by the setter
 
     @classmethod
     def from_stored(
@@ -165,6 +165,16 @@ class ChatHistory:
         history._items, history.max_messages = items, max_messages
         history._build = build if items else None
         return history
+
+    @property
+    def max_messages(self) -> int | None:
+        """How many of the newest messages an append keeps; None keeps them all."""
+        return self._max_messages
+
+    @max_messages.setter
+    def max_messages(self, value: int | None) -> None:
+        # Checked however it is set, so that no history holds a limit graph-flow cannot load.
+        self._max_messages = check_max_messages(value)
 
     @property
     def messages(self) -> list[SerializableMessage]:
@@ -336,7 +346,7 @@ class Context:
     @max_messages.setter
     def max_messages(self, value: int | None) -> None:
         # Like a loaded history, the new limit applies from the next append on.
-        self._chat.max_messages = check_max_messages(value)
+        self._chat.max_messages = value
 
     def add_message(
         self, role: MessageRole | str, content: str, timestamp: datetime | str | None = None

@@ -16,7 +16,7 @@ from rest_framework import serializers
 
 from ..conf import app_settings
 from ..contract.codec import check_context
-from ..contract.shape import MessageRole
+from ..contract.shape import MAX_MESSAGES_LIMIT, MessageRole
 from ..contract.types import Context
 from ..exceptions import ContextError, ContextTooLarge, InvalidSessionId
 from ..ids import SessionId, id_text
@@ -76,6 +76,7 @@ class ChatHistorySchemaSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True, help_text=_("Oldest first."))
     max_messages = serializers.IntegerField(
         min_value=0,
+        max_value=MAX_MESSAGES_LIMIT,
         allow_null=True,
         required=False,
         help_text=_("Newest messages kept on append; null keeps all (graph-flow: 1000)."),

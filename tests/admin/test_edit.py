@@ -77,8 +77,29 @@ def test_a_valid_edit_is_saved_and_moves_the_version(admin_client):
         ('{"data": {"x": "nul\\u0000"}, "chat_history": {"messages": []}}', "NUL"),
         ('{"data": {}}', "chat_history: required field is missing"),
         ("{not json", "not valid JSON"),
+        (
+            '{"data": {"n": [0, 18446744073709551616]}, "chat_history": {"messages": []}}',
+            "data.n[1]: the integer 18446744073709551616 does not fit 64 bits",
+        ),
+        (
+            '{"data": {"n": 1%s}, "chat_history": {"messages": []}}' % ("0" * 400),
+            "out of the range graph-flow&#x27;s reader (serde_json) can read",
+        ),
+        (
+            '{"data": {}, "chat_history": {"messages": [], "max_messages": 18446744073709551616}}',
+            "chat_history.max_messages: expected an integer from 0 to 18446744073709551615",
+        ),
     ],
-    ids=["lower-case role", "NaN", "NUL", "no chat_history", "not JSON"],
+    ids=[
+        "lower-case role",
+        "NaN",
+        "NUL",
+        "no chat_history",
+        "not JSON",
+        "an integer beyond 64 bits",
+        "a number beyond floats",
+        "a history limit beyond 64 bits",
+    ],
 )
 def test_an_invalid_context_shows_the_error_and_saves_nothing(admin_client, context_json, message):
     session = make_session(graph_id="claims", context=chat_context(2))
@@ -89,6 +110,15 @@ def test_an_invalid_context_shows_the_error_and_saves_nothing(admin_client, cont
     assert "The context does not follow the graph-flow contract" in html
     assert message in html
     assert _stored(session) == before
+
+
+def test_a_big_float_stored_as_an_integer_can_be_saved_again(admin_client):
+    session = make_session(context=chat_context(1, data={"n": 1e30}))
+    # As PostgreSQL prints it back, and as the form shows it.
+    context_json = json.dumps(chat_context(1, data={"n": 10**30}).to_dict())
+    response = _post(admin_client, session, context_json, current_task_id="next")
+    assert response.status_code == 302
+    assert Session.objects.get(pk=session.pk).context.get("n") == 10**30
 
 
 def test_a_context_over_the_size_limit_is_refused(admin_client):

@@ -145,6 +145,18 @@ def test_a_data_patch_with_a_nul_character_is_400_naming_the_key(staff: APIClien
     assert stored(session.id).version == 1
 
 
+def test_a_data_patch_with_a_number_graph_flow_cannot_read_back_is_400_naming_it(
+    staff: APIClient,
+) -> None:
+    session = make_session(data={"a": 1})
+    response = staff.patch(detail(session.id, "data/"), {"claim": {"n": 2**64}}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["data.claim.n"]
+    assert "would read it rounded" in response.json()["data.claim.n"][0]
+    assert stored(session.id).context.data == {"a": 1}
+    assert stored(session.id).version == 1
+
+
 # Found by the schemathesis run: strftime('%Y') dropped the zero padding before year 1000.
 @pytest.mark.parametrize(
     ("sent", "kept"),

@@ -65,6 +65,10 @@ def test_the_schema_describes_the_context_shape(staff: APIClient) -> None:
     assert set(context["required"]) == {"data", "chat_history"}
     history = components["ChatHistory"]["properties"]
     assert history["max_messages"]["nullable"] is True
+    assert (history["max_messages"]["minimum"], history["max_messages"]["maximum"]) == (
+        0,
+        2**64 - 1,
+    )
     message = components["Message"]
     assert set(message["required"]) == {"role", "content", "timestamp"}
     assert components["RoleEnum"]["enum"] == ["User", "Assistant", "System"]

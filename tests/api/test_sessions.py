@@ -210,6 +210,52 @@ def test_a_nul_character_is_400_and_nothing_is_written(staff: APIClient) -> None
     assert stored(session.id).version == 1
 
 
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"n": 2**64}, "context.data.n"),
+        ({"a": {"list": [1, 10**400]}}, "context.data.a.list[1]"),
+    ],
+)
+def test_a_number_graph_flow_cannot_read_back_is_400_naming_it_and_nothing_is_written(
+    staff: APIClient, data: dict, path: str
+) -> None:
+    response = staff.post(
+        "/api/sessions/", {"current_task_id": "t", "context": context_body(data)}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == [path]
+    assert "graph-flow's reader (serde_json)" in response.json()[path][0]
+    assert Session.objects.count() == 0
+
+
+def test_a_history_limit_beyond_64_bits_is_400_naming_it(staff: APIClient) -> None:
+    context = {"data": {}, "chat_history": {"messages": [], "max_messages": 2**64}}
+    response = staff.post(
+        "/api/sessions/", {"current_task_id": "t", "context": context}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["context.chat_history.max_messages"]
+    assert Session.objects.count() == 0
+
+
+def test_a_big_float_read_back_as_an_integer_is_accepted_again(staff: APIClient) -> None:
+    response = staff.post(
+        "/api/sessions/",
+        {"current_task_id": "t", "context": context_body({"n": 1e30})},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    session_id = response.json()["id"]
+    read_back = staff.get(detail(session_id)).json()["context"]
+    assert float(read_back["data"]["n"]) == 1e30
+    response = staff.patch(
+        detail(session_id), {"current_task_id": "next", "context": read_back}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert stored(session_id).current_task_id == "next"
+
+
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_400_and_nothing_is_written(staff: APIClient, constant: str) -> None:
     body = '{"current_task_id": "t", "context": {"data": {"x": %s}, "chat_history": {}}}'

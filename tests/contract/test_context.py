@@ -407,11 +407,13 @@ def test_equal_contexts_compare_equal_and_copies_are_independent():
         ),
         (
             contract([], max_messages=-3),
-            "chat_history.max_messages: expected a non-negative integer or null, got a number",
+            "chat_history.max_messages: expected an integer from 0 to 18446744073709551615 "
+            "or null, got a number",
         ),
         (
             contract([], max_messages="10"),
-            'chat_history.max_messages: expected a non-negative integer or null, got "10"',
+            "chat_history.max_messages: expected an integer from 0 to 18446744073709551615 "
+            'or null, got "10"',
         ),
         (
             contract([message(), message(), message(), message(role="user")]),

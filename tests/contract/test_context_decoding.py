@@ -116,23 +116,21 @@ def test_the_usual_context_is_read_by_msgspec_and_the_rest_by_json() -> None:
 
 
 @pytest.mark.django_db
-def test_integers_beyond_64_bits_come_back_exactly() -> None:
-    storage = DatabaseSessionStorage()
-    context = Context(max_messages=BIG)
-    context.set("big", BIG)
-    context.set("nested", {"list": [-BIG, 2**64, 1.5]})
-    context.add_user_message("hello")
-    from graphflow_sessions.models import Session
+def test_integers_beyond_64_bits_stored_by_sql_read_back_exactly() -> None:
+    # Saving such an integer is refused (graph-flow would read it rounded: see
+    # test_numbers), but a row written with SQL still reads as the database holds it.
+    session_id = insert_raw(
+        {
+            "data": {"big": BIG, "nested": {"list": [-BIG, 2**64, 1.5]}},
+            "chat_history": {"messages": [MESSAGE], "max_messages": 1000},
+        }
+    )
 
-    session = Session(graph_id="g", current_task_id="t", context=context)
-    storage.save(session)
-
-    found = storage.get(session.id)
+    found = DatabaseSessionStorage().get(session_id)
 
     assert found is not None
     assert found.context.get("big") == BIG and type(found.context.get("big")) is int
     assert found.context.get("nested") == {"list": [-BIG, 2**64, 1.5]}
-    assert found.context.max_messages == BIG
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from graphflow_sessions.context import Context
+from graphflow_sessions.exceptions import ContextDeserializationError, ContextSerializationError
 from graphflow_sessions.models import Session
 
 
@@ -93,3 +94,47 @@ def test_dumpdata_and_loaddata_round_trip_a_session(tmp_path) -> None:
     call_command("loaddata", str(fixture), verbosity=0)
 
     assert Session.objects.get(pk=session.pk).context.to_dict() == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [({"v": 2**64}, "data.v"), ({"list": [0, 1, -(10**400)]}, "data.list[2]")],
+)
+def test_the_orm_refuses_a_number_graph_flow_cannot_read_back_and_writes_nothing(
+    data: dict[str, object], path: str
+) -> None:
+    context = {"data": data, "chat_history": {"messages": []}}
+    with pytest.raises(ContextSerializationError) as caught:
+        Session.objects.create(current_task_id="t", context=context)
+    assert caught.value.path == path
+    session = claim_session()
+    session.context.set("v", data)
+    with pytest.raises(ContextSerializationError) as caught:
+        session.save()
+    assert caught.value.path == f"data.v.{path.removeprefix('data.')}"
+    with pytest.raises(ValidationError, match=path.replace("[", r"\[").replace(".", r"\.")):
+        Session(current_task_id="t", context=context).full_clean()
+    assert Session.objects.get().context.get("v") is None
+
+
+@pytest.mark.django_db
+def test_the_orm_refuses_a_history_limit_beyond_64_bits_naming_it() -> None:
+    context = {"data": {}, "chat_history": {"messages": [], "max_messages": 2**64}}
+    with pytest.raises(ContextDeserializationError) as caught:
+        Session.objects.create(current_task_id="t", context=context)
+    assert caught.value.path == "chat_history.max_messages"
+    assert not Session.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_big_float_read_back_through_the_orm_saves_again() -> None:
+    session = claim_session()
+    session.context.set("avogadro", 6.02214076e23)
+    session.save()
+    stored = Session.objects.get(pk=session.pk)
+    # PostgreSQL gives back the integer 602214076000000000000000, SQLite the float.
+    assert float(stored.context.get("avogadro")) == 6.02214076e23
+    stored.current_task_id = "next"
+    stored.save()
+    assert Session.objects.get(pk=session.pk).current_task_id == "next"

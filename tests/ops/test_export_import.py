@@ -278,6 +278,14 @@ _NUL = "\x00"
         ),
         (line(context={"data": {"k": f"{_NUL}"}, "chat_history": {"messages": []}}), "context:"),
         (line(context={"chat_history": {"messages": []}}), "context: data: required field"),
+        (
+            line(context={"data": {"n": [2**64]}, "chat_history": {"messages": []}}),
+            ": data.n[0]: the integer 18446744073709551616 does not fit 64 bits",
+        ),
+        (
+            line(context={"data": {}, "chat_history": {"messages": [], "max_messages": 2**64}}),
+            "context: chat_history.max_messages: expected an integer from 0 to",
+        ),
         (line(created_at="yesterday"), "created_at: expected an RFC 3339 timestamp"),
         (line(updated_at=5), "updated_at: expected an RFC 3339 timestamp or null"),
         (line(version=-1), "version: expected a whole number from 0, got the number -1"),
@@ -300,6 +308,17 @@ def test_a_bad_line_is_reported_with_its_number_and_not_written(bad: str, reason
         good_before,
         good_after,
     }
+
+
+@pytest.mark.django_db
+def test_a_big_float_exported_as_an_integer_imports_again() -> None:
+    # PostgreSQL exports the float 1e30 as the integer it equals; graph-flow reads it as 1e30.
+    context = {"data": {"n": 10**30}, "chat_history": {"messages": [], "max_messages": 1000}}
+
+    result = import_text(line(context=context) + "\n")
+
+    assert (result.created, result.errors) == (1, [])
+    assert Session.objects.get().context.get("n") == 10**30
 
 
 @pytest.mark.django_db

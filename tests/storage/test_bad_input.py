@@ -147,6 +147,14 @@ BAD_CONTEXTS = [
     ("surrogate in a string", _set("note", "a\ud800"), "data.note", "lone surrogate"),
     ("surrogate in a key", _set("k\udfff", 1), "data.k\udfff", "lone surrogate"),
     ("surrogate in a message", _add_message("\ud83d"), "chat_history.messages[3].content", "lone"),
+    ("an integer beyond 64 bits", _set("n", 2**64), "data.n", "would read it rounded"),
+    ("an integer beyond floats", _set_list_item(10**400), "data.claim_details.items[1]", "range"),
+    (
+        "the largest float",
+        _set_nested(1.7976931348623157e308),
+        "data.claim_details.description",
+        "out of the range",
+    ),
 ]
 
 
@@ -422,7 +430,7 @@ MALFORMED = [
     (
         '{"data":{},"chat_history":{"messages":[],"max_messages":"ten"}}',
         "chat_history.max_messages",
-        "expected a non-negative integer or null",
+        "expected an integer from 0 to 18446744073709551615 or null",
     ),
 ]
 

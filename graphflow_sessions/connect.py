@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from .exceptions import (
     ConnectionFailed,
@@ -46,6 +46,7 @@ from .exceptions import (
 )
 
 __all__ = [
+    "ConnectOptions",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_POOL_MAX_SIZE",
     "DEFAULT_POOL_TIMEOUT",
@@ -60,6 +61,16 @@ DEFAULT_POOL_MAX_SIZE = 5
 DEFAULT_CONNECT_TIMEOUT = 5
 #: Seconds an operation waits for a free pooled connection before failing.
 DEFAULT_POOL_TIMEOUT = 10.0
+
+
+class ConnectOptions(TypedDict, total=False):
+    """What ``PostgresSessionStorage.connect(url, ...)`` takes besides the URL."""
+
+    migrate: bool
+    pool_max_size: int | None
+    connect_timeout: float | None
+    pool_timeout: float
+
 
 _APP_LABEL = "graphflow_sessions"
 _ALIAS_PREFIX = "graphflow_sessions_"

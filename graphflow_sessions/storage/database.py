@@ -24,6 +24,7 @@ from django.db.models.functions import Now
 from django.utils.connection import ConnectionDoesNotExist
 
 from ..conf import app_settings
+from ..connect import DEFAULT_POOL_TIMEOUT, ConnectOptions, open_alias
 from ..contract.codec import read_stored
 from ..contract.jsontext import decode_json
 from ..exceptions import (
@@ -47,6 +48,8 @@ from .flavour import Flavour, flavour_of, forget, is_stale_statement
 from .sql import Statements, session_model, supports_upsert
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..models import Session
 
 __all__ = ["DatabaseSessionStorage", "PostgresSessionStorage"]
@@ -97,48 +100,21 @@ class DatabaseSessionStorage(SessionStorage):
         return f"{type(self).__name__}(using={self.using!r})"
 
     @classmethod
-    def connect(
-        cls,
-        url: str,
-        *,
-        migrate: bool = True,
-        pool_max_size: int | None = None,
-        connect_timeout: float | None = None,
-        pool_timeout: float | None = None,
-    ) -> DatabaseSessionStorage:
+    def connect(cls, url: str, **options: Unpack[ConnectOptions]) -> DatabaseSessionStorage:
         """graph-flow 0.5's ``PostgresSessionStorage::connect(url)``: a storage for the
         database at ``url``, schema created on first connect, pooled connections (at most 5
-        by default). Works in a plain script too. See :mod:`graphflow_sessions.connect`.
+        by default). Works in a plain script too. Options: ``migrate`` (default True),
+        ``pool_max_size``, ``connect_timeout``, ``pool_timeout``; see
+        :mod:`graphflow_sessions.connect`.
         """
-        from ..connect import DEFAULT_POOL_TIMEOUT, open_alias
-
-        alias = open_alias(
-            url,
-            migrate=migrate,
-            pool_max_size=pool_max_size,
-            connect_timeout=connect_timeout,
-            pool_timeout=DEFAULT_POOL_TIMEOUT if pool_timeout is None else pool_timeout,
-        )
-        return cls(using=alias, release_connections=True)
+        if options.get("pool_timeout") is None:
+            options["pool_timeout"] = DEFAULT_POOL_TIMEOUT
+        return cls(using=open_alias(url, **options), release_connections=True)
 
     @classmethod
-    async def aconnect(
-        cls,
-        url: str,
-        *,
-        migrate: bool = True,
-        pool_max_size: int | None = None,
-        connect_timeout: float | None = None,
-        pool_timeout: float | None = None,
-    ) -> DatabaseSessionStorage:
+    async def aconnect(cls, url: str, **options: Unpack[ConnectOptions]) -> DatabaseSessionStorage:
         """``connect()`` for async code: ``await PostgresSessionStorage.aconnect(url)``."""
-        return await sync_to_async(cls.connect)(
-            url,
-            migrate=migrate,
-            pool_max_size=pool_max_size,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
+        return await sync_to_async(cls.connect)(url, **options)
 
     # Connections ------------------------------------------------------------------------
 

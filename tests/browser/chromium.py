@@ -26,7 +26,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def launch_options() -> dict[str, Any]:
-    return {"executable_path": program("chromium"), "args": CHROMIUM_ARGS, "headless": True}
+    # Headless unless pytest-playwright is given --headed.
+    return {"executable_path": program("chromium"), "args": CHROMIUM_ARGS}
 
 
 def watch(page: Any, base_url: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
+from django.urls import URLResolver, get_resolver, resolve
 from django.utils import timezone
 
 from example_project.claims.management.commands import graphflow_demo_sessions
@@ -175,6 +177,32 @@ def test_scripts_demo_prepares_a_sqlite_database(tmp_path: Path) -> None:
         ).fetchone()
     assert user == (1, 1)
     assert len(password) >= 12
+
+
+def url_names(resolver: URLResolver, namespace: str = "") -> set[str]:
+    names = set()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= url_names(pattern, inner)
+        elif pattern.name:
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_scripts_demo_lists_every_page_the_example_serves(tmp_path: Path) -> None:
+    result = run_demo(f"sqlite:///{tmp_path / 'demo.sqlite3'}", 3)
+    assert_demo_ran(result, 3)
+
+    paths = set(re.findall(r"http://127\.0\.0\.1:8000(/\S*)", result.stdout))
+    listed = {
+        resolve(path.replace("<id>", str(uuid.uuid4())), "example_project.urls").view_name
+        for path in paths
+    }
+    served = url_names(get_resolver("example_project.urls"))
+    # The admin is one entry: its login page leads to the rest.
+    assert listed == {name for name in served if not name.startswith("admin:")} | {"admin:index"}
+    assert "claims:index" in listed  # the chat page at /
 
 
 @pytest.mark.postgres

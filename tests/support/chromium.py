@@ -1,18 +1,18 @@
-"""Drive Debian's Chromium with Playwright for the browser tests.
+"""Debian's Chromium under pytest-playwright, and what the browser tests do with a page.
 
-Playwright's own browser download is not used: the suite runs the system ``chromium``
-(``.ci/run`` installs it), so what is tested is what a machine without network access has.
+Playwright's own browser download is not used: the suite launches the ``chromium`` on PATH
+(``scripts/system-deps`` installs it), so what is tested is what a machine without network
+access has. The fixtures that apply this live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = os.environ.get("GRAPHFLOW_CHROMIUM", "/usr/bin/chromium")
+from tests.support.programs import program
+
+# As root Chromium's sandbox cannot start; nothing may reach the network.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -21,40 +21,32 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# Screenshots kept on every run, for reviewing the pages (failures also get pytest-playwright's).
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
-@contextmanager
-def chromium_page(base_url: str) -> Iterator[Any]:
-    """A page in a fresh headless Chromium; records alert dialogs and off-site requests on
-    ``page.dialogs`` and ``page.offsite_requests``."""
-    from playwright.sync_api import sync_playwright
+def launch_options() -> dict[str, Any]:
+    # Headless unless pytest-playwright is given --headed.
+    return {"executable_path": program("chromium"), "args": CHROMIUM_ARGS}
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context = browser.new_context(
-                viewport={"width": 1400, "height": 1000}, timezone_id="America/New_York"
-            )
-            page = context.new_page()
-            page.dialogs = []
-            page.offsite_requests = []
 
-            def on_dialog(dialog: Any) -> None:
-                page.dialogs.append(dialog.message)
-                dialog.dismiss()
+def watch(page: Any, base_url: str) -> Any:
+    """Record alert dialogs (dismissed) on ``page.dialogs`` and requests leaving the site on
+    ``page.offsite_requests``."""
+    page.dialogs = []
+    page.offsite_requests = []
 
-            def on_request(request: Any) -> None:
-                if not request.url.startswith((base_url, "data:", "about:")):
-                    page.offsite_requests.append(request.url)
+    def on_dialog(dialog: Any) -> None:
+        page.dialogs.append(dialog.message)
+        dialog.dismiss()
 
-            page.on("dialog", on_dialog)
-            page.on("request", on_request)
-            yield page
-        finally:
-            browser.close()
+    def on_request(request: Any) -> None:
+        if not request.url.startswith((base_url, "data:", "about:")):
+            page.offsite_requests.append(request.url)
+
+    page.on("dialog", on_dialog)
+    page.on("request", on_request)
+    return page
 
 
 def log_in(page: Any, base_url: str, username: str, password: str) -> None:

@@ -1,4 +1,4 @@
-"""PgBouncer (Debian's /usr/sbin/pgbouncer) in transaction pooling mode in front of a database.
+"""PgBouncer (``pgbouncer`` on PATH) in transaction pooling mode in front of a database.
 
     with pgbouncer(upstream_port=5432) as port: ...
 
@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .processes import as_server_user, free_port, query, scratch_directory, wait_for
-
-PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+from .programs import program
 
 
 def _write_config(root: Path, port: int, upstream_port: int, pool_size: int) -> Path:
@@ -75,7 +74,7 @@ def pgbouncer(
         for attempt in range(3):
             ini = _write_config(root, port, upstream_port, pool_size)
             process = subprocess.Popen(
-                [PGBOUNCER, str(ini)],
+                [program("pgbouncer"), str(ini)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 **as_server_user(),

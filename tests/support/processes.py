@@ -23,13 +23,6 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRATCH = ROOT / ".tmp" / "infra"
-POSTGRES_BIN = Path(
-    os.environ.get("GRAPHFLOW_TEST_PG_BIN")
-    or next(
-        (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)),
-        "/usr/lib/postgresql/15/bin",
-    )
-)
 
 
 def as_server_user() -> dict[str, Any]:

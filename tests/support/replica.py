@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .processes import POSTGRES_BIN, free_port, query, run, scratch_directory, wait_for
+from .processes import free_port, query, run, scratch_directory, wait_for
+from .programs import program
 
 # Durability is irrelevant for a test cluster; speed and a small footprint are not.
 _SERVER_OPTIONS = (
@@ -71,7 +72,7 @@ def _start(data: Path, preferred_port: int, sockets: Path) -> int:
         try:
             run(
                 [
-                    str(POSTGRES_BIN / "pg_ctl"),
+                    program("pg_ctl"),
                     "-D", str(data),
                     "-l", str(log),
                     "-o", f"-p {port} -k {sockets} {_SERVER_OPTIONS}",
@@ -91,7 +92,7 @@ def _start(data: Path, preferred_port: int, sockets: Path) -> int:
 def _stop(data: Path) -> None:
     if (data / "postmaster.pid").exists():
         with contextlib.suppress(RuntimeError):
-            run([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+            run([program("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
 
 
 @contextlib.contextmanager
@@ -101,11 +102,11 @@ def streaming_replica(
     with scratch_directory("replica-") as root:
         primary, replica = root / "primary", root / "replica"
         try:
-            run([str(POSTGRES_BIN / "initdb"), "-D", str(primary), "-U", "postgres",
+            run([program("initdb"), "-D", str(primary), "-U", "postgres",
                  "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"])  # fmt: skip
             # initdb's pg_hba.conf already trusts replication connections from localhost.
             primary_port = _start(primary, primary_port, root)
-            run([str(POSTGRES_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port),
+            run([program("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port),
                  "-U", "postgres", "-D", str(replica), "-R", "-X", "stream", "-c", "fast",
                  "--no-sync"])  # fmt: skip
             replica_port = _start(replica, replica_port, root)

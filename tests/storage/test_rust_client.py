@@ -5,8 +5,9 @@ is read by the storage, the admin and the REST API with the same values; what th
 the API, the admin edit form and the import write is loaded by graph-flow's own serde types
 with no error and the same values, and a Rust re-save after ours loses nothing.
 
-graph-flow 0.5.1 runs on the suite's own table. graph-flow 0.6 converts the table it
-connects to (text ids, a version column), so its tests run in a database of their own.
+Both ways, for graph-flow 0.5.1 and 0.6 alike, on the suite's own table (0.6 converts it to
+text ids on every connect; it is converted back after each test). What is particular to
+0.6's connect and conflicts also runs in a database of its own.
 """
 
 from __future__ import annotations
@@ -63,10 +64,35 @@ TIMESTAMP_PARTS = re.compile(r"(.{19})(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
 
 
 @pytest.fixture
-def rust(transactional_db: None, rust_client_binary: Path) -> RustClient:  # noqa: F811
+def rust_05(transactional_db: None, rust_client_binary: Path) -> RustClient:  # noqa: F811
     """graph-flow 0.5.1 on the test database; the test commits, so Rust sees its rows."""
     test_database = connections["default"].settings_dict["NAME"]
     return RustClient(rust_client_binary, url_for(test_database), "0.5")
+
+
+@pytest.fixture(params=["0.5", "0.6"])
+def rust(
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    rust_client_binary: Path,  # noqa: F811
+) -> Iterator[RustClient]:
+    """graph-flow 0.5.1, or 0.6 (which converts the table to text ids on every connect), on
+    the test database; after 0.6 the table is converted back for the rest of the suite."""
+    from tests.support.text_table import restore_uuid_ids
+
+    test_database = connections["default"].settings_dict["NAME"]
+    client = RustClient(rust_client_binary, url_for(test_database), request.param)
+    client.connect()
+    try:
+        yield client
+    finally:
+        if request.param == "0.6":
+            restore_uuid_ids()
+
+
+def versions_moved_by(rust: RustClient) -> int:
+    """How much a Rust save moves the version: 0.5.1 does not know the column, 0.6 adds one."""
+    return 1 if rust.flavour == "0.6" else 0
 
 
 @pytest.fixture
@@ -192,7 +218,7 @@ def assert_rust_resave_loses_nothing(rust: RustClient, session_id: Any) -> None:
         before.status_message,
     )
     assert after.created_at == before.created_at
-    assert after.version == before.version  # 0.5.1 does not know the column
+    assert after.version == before.version + versions_moved_by(rust)
     assert after.updated_at > before.updated_at
 
 
@@ -231,7 +257,7 @@ def test_a_session_rust_writes_is_read_by_the_storage_with_the_same_values(rust,
     assert messages[0].timestamp_text == "2025-06-10T12:34:56.123456789Z"
     assert messages[0].timestamp == datetime(2025, 6, 10, 12, 34, 56, 123456, tzinfo=timezone.utc)
     assert "🙂" in messages[0].content
-    assert found.version == 0
+    assert found.version == versions_moved_by(rust)  # 0.6 stores a new row at $6 + 1
 
 
 def test_a_history_rust_trims_on_append_is_stored_trimmed(rust):
@@ -451,11 +477,11 @@ def test_an_imported_session_loads_in_rust_and_survives_its_resave(rust):
         "2025-06-10T12:34:56.123456789Z"
     )
     assert_rust_resave_loses_nothing(rust, session_id)
-    assert stored(session_id).version == 7
+    assert stored(session_id).version == 7 + versions_moved_by(rust)
 
 
 def test_import_refuses_a_row_stamped_ahead_of_the_database_clock_that_0_5_1_could_not_save(
-    rust,
+    rust_05,
 ):
     # graph-flow 0.5.1 saves only WHERE sessions.updated_at <= NOW(): on a row stamped in the
     # future its save reports success and changes nothing. Every writer here stamps the
@@ -476,7 +502,7 @@ def test_import_refuses_a_row_stamped_ahead_of_the_database_clock_that_0_5_1_cou
     # Why: the same row written by hand swallows the Rust service's next save.
     insert_raw(Context().to_dict(), session_id=session_id)
     Session.objects.filter(pk=session_id).update(updated_at=future)
-    written = rust.append(session_id, "User", "lost")
+    written = rust_05.append(session_id, "User", "lost")
     assert written.rows_affected == 0
     assert stored(session_id).context.chat_history_len() == 0
 
@@ -521,14 +547,14 @@ def test_a_context_without_max_messages_loads_in_rust_as_unbounded(rust):
     assert loaded["context"]["chat_history"] == {"messages": [], "max_messages": None}
 
 
-def test_a_text_id_fails_in_0_5_1s_uuid_cast_and_an_absent_id_is_none(rust):
+def test_a_text_id_fails_in_0_5_1s_uuid_cast_and_an_absent_id_is_none(rust_05):
     with pytest.raises(RustClientError) as failure:
-        rust.get("session_001")
+        rust_05.get("session_001")
     assert failure.value.code == STORAGE_ERROR
     assert "invalid input syntax for type uuid" in failure.value.stderr
-    assert rust.get(uuid.uuid4()) is None
+    assert rust_05.get(uuid.uuid4()) is None
     with pytest.raises(RustClientError) as missing:
-        rust.resave(uuid.uuid4())
+        rust_05.resave(uuid.uuid4())
     assert missing.value.code == SESSION_NOT_FOUND
 
 
@@ -539,14 +565,14 @@ def test_rust_deletes_our_row_and_an_absent_delete_is_no_error(rust):
     assert rust.delete(session.id) == 0
 
 
-def test_a_rust_save_of_our_row_leaves_its_version_and_created_at(rust):
+def test_a_rust_save_of_our_row_leaves_its_version_and_created_at(rust_05):
     session = saved_session()
     storage.save(session)
-    loaded = rust.get(session.id)
+    loaded = rust_05.get(session.id)
     assert loaded is not None
     loaded["current_task_id"] = "next"
     loaded["version"] = 99  # 0.5.1's Session has no such field: serde ignores it
-    assert rust.save(loaded).rows_affected == 1
+    assert rust_05.save(loaded).rows_affected == 1
     after = stored(session.id)
     assert after.current_task_id == "next"
     assert (after.version, after.created_at) == (2, session.created_at)

@@ -63,14 +63,14 @@ def search_sessions(queryset: QuerySet[Any], search_term: str) -> QuerySet[Any]:
         return queryset.filter(pk=parse_session_id(term))
     except InvalidSessionId:
         pass
-    if flavour_of(connections[queryset.db]) is Flavour.TEXT_IDS:
-        by_id = queryset.filter(pk=term)
-        if is_session_id(term, text_ids=True) and by_id.exists():  # one index probe
-            return by_id
     prefix = id_prefix_range(term)
     if prefix is not None:
         low, high = prefix
         return queryset.filter(pk__gte=low, pk__lte=high)
+    if flavour_of(connections[queryset.db]) is Flavour.TEXT_IDS:
+        by_id = queryset.filter(pk=term)
+        if is_session_id(term, text_ids=True) and by_id.exists():  # one index probe
+            return by_id
     words = [_unquote(bit) for bit in smart_split(term)]
     words = [word for word in words if word]
     if not words:

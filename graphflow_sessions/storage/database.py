@@ -286,10 +286,13 @@ class DatabaseSessionStorage(SessionStorage):
         direct: bool,
     ) -> list[Any]:
         sql = plan.statements
-        # Directly, the context goes out as the bytes checked_row measured: no second encoding.
-        context: Any = row.context.json
-        if direct and plan.executor is not None:
-            context = plan.executor.jsonb(row.context.utf8)
+        # Directly, the context goes out as the bytes checked_row measured: no second encoding
+        # (and no decoding of a megabyte into a str either).
+        context: Any = (
+            plan.executor.jsonb(row.context.utf8)
+            if direct and plan.executor is not None
+            else row.context.json
+        )
         params: list[Any] = [
             plan.pk_field.get_db_prep_value(row.id, connection),
             row.graph_id,

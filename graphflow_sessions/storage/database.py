@@ -12,6 +12,7 @@ ORM (``orm.py``). Every statement comes from ``sql.py``.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -39,7 +40,7 @@ from ..exceptions import (
     StorageError,
     safe_cause,
 )
-from ..ids import SessionId, check_text_id, is_canonical_uuid_text, parse_session_id
+from ..ids import SessionId, check_text_id, id_text, is_canonical_uuid_text, parse_session_id
 from ..signals import session_deleted
 from . import orm, sql
 from .base import SessionRow, SessionStorage, checked_row, new_row_version, saved
@@ -66,6 +67,15 @@ class _AliasPlan:
     returning_converters: list[list[Callable[..., Any]]]
     context_index: int
     pk_field: Any
+    model: Any
+    # PostgreSQL takes an id as its text (whichever type the column has); others through
+    # the field (SQLite: Django's 32 hex digits).
+    ids_as_text: bool
+
+    def id_param(self, session_id: SessionId, connection: Any) -> Any:
+        if self.ids_as_text:
+            return id_text(session_id)
+        return self.pk_field.get_db_prep_value(session_id, connection)
 
 
 class DatabaseSessionStorage(SessionStorage):
@@ -152,15 +162,15 @@ class DatabaseSessionStorage(SessionStorage):
             ],
             context_index=statements.column_names.index("context"),
             pk_field=model._meta.pk,
+            model=model,
+            ids_as_text=connection.vendor == "postgresql",
         )
 
     def _release(self) -> None:
+        if not self._release_connections:
+            return
         connection = connections[self.using]
-        if (
-            self._release_connections
-            and getattr(connection, "pool", None) is not None
-            and not connection.in_atomic_block
-        ):
+        if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
             connection.close()  # back to the pool
 
     def _run(
@@ -241,6 +251,8 @@ class DatabaseSessionStorage(SessionStorage):
         """``value`` as an id of this database's table. A UUID (or its canonical text) is the
         same id on either of graph-flow's tables and needs no query; other text is looked up
         against the table as it is now (see flavour.py)."""
+        if type(value) is uuid.UUID:
+            return value
         if not isinstance(value, str) or is_canonical_uuid_text(value):
             return parse_session_id(value)
         check_text_id(value)  # what no table holds fails before the database is asked
@@ -294,7 +306,7 @@ class DatabaseSessionStorage(SessionStorage):
             else row.context.json
         )
         params: list[Any] = [
-            plan.pk_field.get_db_prep_value(row.id, connection),
+            plan.id_param(row.id, connection),
             row.graph_id,
             row.current_task_id,
             row.status_message,
@@ -326,7 +338,7 @@ class DatabaseSessionStorage(SessionStorage):
         with connection.cursor() as cursor:
             cursor.execute(
                 plan.statements.select_version,
-                [plan.pk_field.get_db_prep_value(session_id, connection)],
+                [plan.id_param(session_id, connection)],
             )
             found = cursor.fetchone()
         return SessionConflict.for_versions(session_id, expected, found[0] if found else None)
@@ -375,7 +387,7 @@ class DatabaseSessionStorage(SessionStorage):
     def _get(self, session_id: SessionId) -> Session | None:
         sid = self._session_id(session_id, "fetch")
         connection, plan = self._connection(sid, "fetch")
-        params = [plan.pk_field.get_db_prep_value(sid, connection)]
+        params = [plan.id_param(sid, connection)]
         try:
             row, _ = self._run(connection, plan, plan.statements.select, params)
         except DatabaseError as exc:
@@ -391,7 +403,7 @@ class DatabaseSessionStorage(SessionStorage):
                 f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
                 session_id=sid,
             ) from exc
-        session = session_model().from_db(self.using, None, values)  # type: ignore[arg-type]
+        session = plan.model.from_db(self.using, None, values)
         session.context  # noqa: B018 (a stored context that breaks the contract fails here)
         return session
 
@@ -406,7 +418,7 @@ class DatabaseSessionStorage(SessionStorage):
     def _delete(self, session_id: SessionId) -> bool:
         sid = self._session_id(session_id, "delete")
         connection, plan = self._connection(sid, "delete")
-        params = [plan.pk_field.get_db_prep_value(sid, connection)]
+        params = [plan.id_param(sid, connection)]
         try:
             _, count = self._run(connection, plan, plan.statements.delete, params)
         except DatabaseError as exc:
@@ -478,7 +490,7 @@ class DatabaseSessionStorage(SessionStorage):
             trimmed=None if dry_run else trimmed[0],
         )
         params: list[Any] = []
-        params += [plan.pk_field.get_db_prep_value(after, connection)] if after is not None else []
+        params += [plan.id_param(after, connection)] if after is not None else []
         params += [graph_id] if graph_id is not None else []
         params.append(limit)
         params += oversized[1] if dry_run else trimmed[1] + oversized[1]
@@ -499,7 +511,7 @@ class DatabaseSessionStorage(SessionStorage):
         with connection.cursor() as cursor:
             cursor.execute(
                 plan.statements.replace_context_at_version(),
-                [context_json, plan.pk_field.get_db_prep_value(session_id, connection), version],
+                [context_json, plan.id_param(session_id, connection), version],
             )
             return bool(cursor.rowcount)
 
@@ -530,7 +542,7 @@ class DatabaseSessionStorage(SessionStorage):
                     for name in columns:
                         value = row[name]
                         if name == "id":
-                            value = plan.pk_field.get_db_prep_value(value, connection)
+                            value = plan.id_param(value, connection)
                         elif name in ("created_at", "updated_at"):
                             value = adapt(value)
                         params.append(value)

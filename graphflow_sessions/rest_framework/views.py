@@ -39,7 +39,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..contract.jsontext import check_depth
+from ..contract.jsontext import check_structure
 from ..contract.types import Context
 from ..exceptions import InvalidSessionId, SessionExists
 from ..expressions import LastMessageField, MessageCount, MessagesSlice
@@ -388,7 +388,7 @@ class SessionViewSet(viewsets.GenericViewSet):
         session_id = self.session_id()
         # The merge recurses once per level: a patch nested deeper than any context may be
         # is refused first, with the error the save would give.
-        check_depth(patch, depth=2, path="data", session_id=session_id)
+        check_structure(patch, depth=2, path="data", session_id=session_id)
         with locked_session(request, session_id) as session:
             check_if_match(request, session_etag(session))
             context = session.context

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from ..exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
-from .jsonnumbers import number_problem
+from .jsonnumbers import literal_problem, number_problem
 
 __all__ = [
     "MAX_NESTING",
@@ -156,6 +156,10 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
             return _DECODER.decode(text)  # json.loads, minus building a decoder per call
         return json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
+        long_integer = _find_long_integer(text) if isinstance(exc, ValueError) else None
+        if long_integer is not None:
+            path, problem = long_integer
+            raise ContextDeserializationError(f"{what}: {path}: {problem}", path=path) from exc
         raise ContextDeserializationError(f"{what}: not valid JSON: {exc}") from exc
     except RecursionError as exc:  # Python's parser recurses once per nesting level
         raise ContextDeserializationError(f"{what}: JSON is nested too deeply to read") from exc
@@ -166,6 +170,42 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+class _LongInteger(str):
+    """An integer literal longer than Python converts (``sys.get_int_max_str_digits``)."""
+
+
+def _keep_long_integer(literal: str) -> int | _LongInteger:
+    try:
+        return int(literal)
+    except ValueError:
+        return _LongInteger(literal)
+
+
+def _find_long_integer(text: str | bytes | bytearray) -> tuple[str, str] | None:
+    """``(path, problem)`` for the first integer in ``text`` too long for Python to read,
+    which json refuses without saying where; None when that is not why it fails. Parsing
+    again costs nothing on the common path: only text json refused gets here."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_int=_keep_long_integer)
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, _LongInteger):
+            # Every such integer is beyond the floats serde_json reads (about 309 digits).
+            return where or "(root)", literal_problem(item) or "is out of range"
+        if isinstance(item, dict):
+            stack.extend(
+                (child, f"{where}.{key}" if where else key) for key, child in reversed(item.items())
+            )
+        elif isinstance(item, list):
+            stack.extend(
+                (child, f"{where}[{index}]") for index, child in reversed(list(enumerate(item)))
+            )
+    return None
 
 
 def find_misshapen(value: Any, *, depth: int = 1, path: str = "") -> tuple[str, str] | None:
@@ -331,7 +371,9 @@ def _unstorable_error(
     problem: tuple[str, str] | None = None,
 ) -> ContextSerializationError:
     if problem is None:
-        problem = find_unstorable(value)
+        # With numbers: an int too long for the encoder to write (str()'s digit limit) is
+        # refused as the number graph-flow's reader cannot read that it also is.
+        problem = find_unstorable(value, numbers=True)
     who = f" of session {session_id}" if session_id is not None else ""
     if problem is None:  # the walk found nothing the encoder did: report the encoder's words
         path, reason = "(root)", str(exc)

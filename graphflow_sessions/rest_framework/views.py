@@ -38,6 +38,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from ..contract.jsontext import check_structure
 from ..contract.types import Context
@@ -411,3 +412,20 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+class NoSuchEndpointView(APIView):
+    """Any path under the API that names no endpoint (such as an id with an unescaped "."
+    before ``data/``): the API's JSON 404 for every method, not the project's HTML page."""
+
+    schema = None  # not an endpoint to document
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [cls() for cls in permission_classes()]
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # who may not use the API is told so first
+        raise NotFound()

@@ -410,6 +410,7 @@ class DatabaseSessionStorage(SessionStorage):
         except ContextDeserializationError as exc:
             raise ContextDeserializationError(
                 f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
+                path=exc.path,
                 session_id=sid,
             ) from exc
         session = session_model().from_db(self.using, None, values)  # type: ignore[arg-type]

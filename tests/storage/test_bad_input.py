@@ -153,6 +153,7 @@ BAD_CONTEXTS = [
     ("surrogate in a message", _add_message("\ud83d"), "chat_history.messages[3].content", "lone"),
     ("an integer beyond 64 bits", _set("n", 2**64), "data.n", "would read it rounded"),
     ("an integer beyond floats", _set_list_item(10**400), "data.claim_details.items[1]", "range"),
+    ("an integer beyond str()", _set("v", -(10**5000)), "data.v", "-10000000000...000000 (5001"),
     (
         "the largest float",
         _set_nested(1.7976931348623157e308),
@@ -431,6 +432,11 @@ MALFORMED = [
         "required field is missing",
     ),
     ('{"data":[],"chat_history":{"messages":[]}}', "data", "expected an object, got a list"),
+    (
+        '{"data":{"v":[%s]},"chat_history":{"messages":[]}}' % ("9" * 5000),
+        "data.v[0]",
+        "999999999999...999999 (5000 digits) is out of the range graph-flow's reader",
+    ),
     (
         '{"data":{},"chat_history":{"messages":[],"max_messages":"ten"}}',
         "chat_history.max_messages",

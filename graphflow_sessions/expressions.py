@@ -142,9 +142,19 @@ class MessagesSlice(_ContextFunc):
 
     output_field = JSONField()
 
+    #: Past the end of any history: a jsonb array holds at most 2**28 - 1 elements, a SQLite
+    #: value at most 2**31 - 1 bytes. Bounds beyond it are cut to it, so that they fit the
+    #: int parameters of either database and still select nothing past the end.
+    PAST_ANY_END = 2**31 - 1
+
     def __init__(self, offset: int, limit: int, context: Expression | str = "context") -> None:
         super().__init__(context)
         self.offset, self.limit = int(offset), int(limit)
+
+    def _bounds(self) -> tuple[int, int]:
+        """The first index in the slice and the one after its last, cut to PAST_ANY_END."""
+        first = min(self.offset, self.PAST_ANY_END)
+        return first, min(first + self.limit, self.PAST_ANY_END)
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
@@ -153,7 +163,8 @@ class MessagesSlice(_ContextFunc):
             f"jsonb_path_query_array({_PG_MESSAGES.format(column=column)}, "
             "'$[$first to $last]', jsonb_build_object('first', %s::int, 'last', %s::int), true)"
         )
-        return sql, [*params, self.offset, self.offset + self.limit - 1]
+        first, end = self._bounds()
+        return sql, [*params, first, end - 1]
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
@@ -162,7 +173,7 @@ class MessagesSlice(_ContextFunc):
             f"(SELECT value FROM json_each({column}, {_SQLITE_MESSAGES}) "
             "WHERE key >= %s AND key < %s ORDER BY key) AS m)"
         )
-        return sql, [*params, self.offset, self.offset + self.limit]
+        return sql, [*params, *self._bounds()]
 
 
 def like_pattern(text: str) -> str:

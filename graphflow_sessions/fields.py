@@ -13,6 +13,7 @@ from django.db.models.query_utils import DeferredAttribute
 
 from .conf import app_settings
 from .contract.codec import check_context
+from .contract.jsontext import decode_json
 from .contract.types import Context
 from .exceptions import ContextDeserializationError, ContextError, InvalidSessionId
 from .ids import SessionId, id_text, is_canonical_uuid_text, parse_session_id
@@ -72,6 +73,8 @@ class ContextDescriptor(DeferredAttribute):
         value = super().__get__(instance, cls)
         if not isinstance(value, Context):
             try:
+                if isinstance(value, UnreadableJSON):
+                    decode_json(value)  # raises, saying where
                 value = Context.from_dict(value)
             except ContextDeserializationError as exc:
                 raise ContextDeserializationError(
@@ -87,6 +90,11 @@ class ContextDescriptor(DeferredAttribute):
         instance.__dict__[self.field.attname] = value
 
 
+class UnreadableJSON(str):
+    """Stored JSON that Python's json cannot read although the database accepted it (an
+    integer beyond ``sys.get_int_max_str_digits``), kept as text until the context is used."""
+
+
 class ContextField(JSONField):
     """A JSONField whose Python value is a :class:`~graphflow_sessions.context.Context`.
 
@@ -95,6 +103,12 @@ class ContextField(JSONField):
     """
 
     descriptor_class = ContextDescriptor
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        try:
+            return super().from_db_value(value, expression, connection)
+        except ValueError:  # not a JSONDecodeError, which Django answers with the text itself
+            return UnreadableJSON(value)
 
     def get_prep_value(self, value: Any) -> Any:
         if isinstance(value, Context):

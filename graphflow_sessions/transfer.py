@@ -40,6 +40,7 @@ from .ids import SessionId, parse_session_id
 from .models import Session
 from .routers import list_database, sessions_database
 from .storage import DatabaseSessionStorage
+from .storage.base import text_column_problem
 
 __all__ = [
     "EXPORT_FIELDS",
@@ -237,8 +238,9 @@ def _text(record: dict[str, Any], key: str, *, nullable: bool = False) -> str | 
         return None
     if not isinstance(value, str):
         raise _BadLine(f"{key}: expected a string, got {_kind(value)}")
-    if "\x00" in value:
-        raise _BadLine(f"{key}: contains a NUL character (\\u0000), which PostgreSQL cannot store")
+    problem = text_column_problem(value)
+    if problem is not None:
+        raise _BadLine(f"{key}: {problem}")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -15,6 +16,12 @@ from ..routers import list_database
 
 class SessionChangeList(ChangeList):
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
+        # PostgreSQL cannot take a NUL character in a text parameter, and no stored text holds
+        # one: such a filter value is an invalid lookup, as a malformed date is, whatever the
+        # field or lookup, rather than an error from the database when the page is counted.
+        for values in self.get_filters_params().values():
+            if any("\x00" in value for value in values):
+                raise IncorrectLookupParameters("a filter value contains a NUL character")
         # The admin list is a list-style read: the replica when one is configured.
         self.root_queryset = self.root_queryset.using(list_database()).defer("context")
         return super().get_queryset(request, exclude_parameters)

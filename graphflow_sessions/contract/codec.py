@@ -31,13 +31,13 @@ from typing import Annotated, Any, Literal
 
 from ..exceptions import ContextDeserializationError
 from .jsontext import (
-    check_depth,
     check_numbers,
+    check_structure,
     decode_json,
     encode_json_utf8,
     encode_jsonb,
     escaped_json,
-    find_too_deep,
+    find_misshapen,
 )
 from .shape import MAX_MESSAGES_LIMIT, ROLES, CheckedMessages
 from .timestamps import all_canonical
@@ -162,7 +162,7 @@ def _read_fast(text: str | bytes) -> Context | None:
         _contents_are_strings(messages) and all_canonical([m.timestamp for m in messages])
     ):
         return None
-    if find_too_deep(stored.data, depth=2) is not None:
+    if find_misshapen(stored.data, depth=2) is not None:
         return None  # deeper than graph-flow reads: json's path, whose reading is the rule
     limit = stored.chat_history.max_messages
     if limit is not None and limit > MAX_MESSAGES_LIMIT:
@@ -244,8 +244,9 @@ def _write_context_jsonb(
     context: Context, max_bytes: int | None, session_id: Any
 ) -> EncodedContext:
     data = dict(context.data)  # the mapping view is not a dict to the encoders
-    # The messages sit at a fixed depth (level 4); only the data can nest deeper.
-    check_depth(data, depth=2, path="data", session_id=session_id)
+    # The messages sit at a fixed depth (level 4) under string keys; only the data can nest
+    # deeper or hold a key of another type.
+    check_structure(data, depth=2, path="data", session_id=session_id)
     data_json = escaped_json(data)
     check_numbers(data, data_json, path="data", session_id=session_id)
     if _use_msgspec and data_json is not None:
@@ -253,7 +254,7 @@ def _write_context_jsonb(
         if utf8 is not None and (max_bytes is None or len(utf8) <= max_bytes):
             return EncodedContext(None, utf8)
     text, utf8 = encode_jsonb(
-        context.to_dict(), max_bytes=max_bytes, session_id=session_id, depth_checked=True
+        context.to_dict(), max_bytes=max_bytes, session_id=session_id, structure_checked=True
     )
     return EncodedContext(text, utf8)
 

@@ -26,10 +26,11 @@ what Rust itself wrote too, so it is not refused here.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
-__all__ = ["I64_MIN", "U64_MAX", "number_problem", "read_number"]
+__all__ = ["I64_MIN", "U64_MAX", "literal_problem", "number_problem", "read_number"]
 
 U64_MAX = 2**64 - 1
 I64_MIN = -(2**63)
@@ -168,8 +169,31 @@ def number_problem(value: int | float) -> str | None:
 _OUT_OF_RANGE = "out of the range graph-flow's reader (serde_json) can read"
 
 
+def literal_problem(literal: str) -> str | None:
+    """Why graph-flow's reader refuses the JSON number ``literal``, or None when it reads it
+    (perhaps rounded: see ``number_problem`` for what a save refuses)."""
+    if read_number(literal) is None:
+        return f"{_show_literal(literal)} is {_OUT_OF_RANGE}"
+    return None
+
+
 def _show(value: int) -> str:
-    return _show_literal(str(value))
+    if value.bit_length() < _STR_SAFE_BITS:
+        return _show_literal(str(value))
+    # Beyond what str() converts (sys.get_int_max_str_digits): the ends, by arithmetic.
+    magnitude = abs(value)
+    digits = int(magnitude.bit_length() * _LOG10_2)  # never more than the true count
+    while 10**digits <= magnitude:
+        digits += 1
+    sign = "-" if value < 0 else ""
+    head = magnitude // 10 ** (digits - 12 + len(sign))  # as _show_literal cuts the text
+    return f"{sign}{head}...{magnitude % 10**6:06d} ({digits} digits)"
+
+
+# Ints of fewer bits have fewer than 1,000 digits: str() converts them under any digit limit
+# Python allows (the smallest it accepts is 640).
+_STR_SAFE_BITS = 2000
+_LOG10_2 = math.log10(2)
 
 
 def _show_literal(literal: str) -> str:

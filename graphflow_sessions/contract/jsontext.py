@@ -8,6 +8,8 @@ the encoder itself refuses NaN and unknown types, and only when it fails (or its
 contains an escaped NUL) do we walk the value to find out where. ``check_numbers`` refuses,
 the same way, a number graph-flow's reader would refuse or read back rounded (see
 ``jsonnumbers``); it walks only when the encoder's output shows a number that might be one.
+``check_structure`` walks every save's containers (nesting beyond graph-flow's reader, an
+object key that is not a string, which the encoder would silently turn into text).
 
 This module knows JSON, not the context's shape: that is ``shape.py``'s.
 """
@@ -20,18 +22,18 @@ import re
 from typing import Any
 
 from ..exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
-from .jsonnumbers import number_problem
+from .jsonnumbers import literal_problem, number_problem
 
 __all__ = [
     "MAX_NESTING",
-    "check_depth",
+    "check_structure",
     "check_numbers",
     "decode_json",
     "encode_json",
     "encode_json_utf8",
     "encode_jsonb",
     "escaped_json",
-    "find_too_deep",
+    "find_misshapen",
     "find_unstorable",
     "format_size",
 ]
@@ -70,7 +72,7 @@ def encode_json_utf8(
 ) -> tuple[str, bytes]:
     """``encode_json``, also returning the UTF-8 bytes it measured, so that a caller sending
     bytes (the PostgreSQL save) does not encode a megabyte-sized context a second time."""
-    check_depth(value, what=what, session_id=session_id)
+    check_structure(value, what=what, session_id=session_id)
     return _encode_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
 
 
@@ -109,7 +111,7 @@ def encode_jsonb(
     max_bytes: int | None = None,
     session_id: Any = None,
     what: str = "context",
-    depth_checked: bool = False,
+    structure_checked: bool = False,
 ) -> tuple[str | None, bytes]:
     """``encode_json_utf8`` for a PostgreSQL jsonb parameter: the same checks, errors and
     stored value, usually written with non-ASCII characters as ``\\u`` escapes. The text is
@@ -123,11 +125,11 @@ def encode_jsonb(
     limit, an escaped NUL, any escaped surrogate: lone, or half of an emoji's pair) or the
     encoder fails, encode_json_utf8 decides, with its own errors.
 
-    ``depth_checked``: the caller has already run ``check_depth`` on every part of ``value``
-    that can nest (a context's data), so the walk is not repeated.
+    ``structure_checked``: the caller has already run ``check_structure`` on every part of
+    ``value`` that can nest or hold any key (a context's data), so the walk is not repeated.
     """
-    if not depth_checked:
-        check_depth(value, what=what, session_id=session_id)
+    if not structure_checked:
+        check_structure(value, what=what, session_id=session_id)
     data = escaped_json(value)
     if data is None or (max_bytes is not None and len(data) > max_bytes):
         return _encode_utf8(value, max_bytes=max_bytes, session_id=session_id, what=what)
@@ -154,6 +156,10 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
             return _DECODER.decode(text)  # json.loads, minus building a decoder per call
         return json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
+        long_integer = _find_long_integer(text) if isinstance(exc, ValueError) else None
+        if long_integer is not None:
+            path, problem = long_integer
+            raise ContextDeserializationError(f"{what}: {path}: {problem}", path=path) from exc
         raise ContextDeserializationError(f"{what}: not valid JSON: {exc}") from exc
     except RecursionError as exc:  # Python's parser recurses once per nesting level
         raise ContextDeserializationError(f"{what}: JSON is nested too deeply to read") from exc
@@ -166,9 +172,51 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def find_too_deep(value: Any, *, depth: int = 1, path: str = "") -> str | None:
-    """The path of the first array or object nested more than MAX_NESTING levels deep, or
-    None; ``value`` itself is at level ``depth`` and at ``path``."""
+class _LongInteger(str):
+    """An integer literal longer than Python converts (``sys.get_int_max_str_digits``)."""
+
+
+def _keep_long_integer(literal: str) -> int | _LongInteger:
+    try:
+        return int(literal)
+    except ValueError:
+        return _LongInteger(literal)
+
+
+def _find_long_integer(text: str | bytes | bytearray) -> tuple[str, str] | None:
+    """``(path, problem)`` for the first integer in ``text`` too long for Python to read,
+    which json refuses without saying where; None when that is not why it fails. Parsing
+    again costs nothing on the common path: only text json refused gets here."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_int=_keep_long_integer)
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, _LongInteger):
+            # Every such integer is beyond the floats serde_json reads (about 309 digits).
+            return where or "(root)", literal_problem(item) or "is out of range"
+        if isinstance(item, dict):
+            stack.extend(
+                (child, f"{where}.{key}" if where else key) for key, child in reversed(item.items())
+            )
+        elif isinstance(item, list):
+            stack.extend(
+                (child, f"{where}[{index}]") for index, child in reversed(list(enumerate(item)))
+            )
+    return None
+
+
+def find_misshapen(value: Any, *, depth: int = 1, path: str = "") -> tuple[str, str] | None:
+    """``(path, problem)`` for the first array or object nested more than MAX_NESTING levels
+    deep or object key that is not a string, else None; ``value`` itself is at level
+    ``depth`` and at ``path``.
+
+    Python's encoders write an int, float, bool or None key as text, so ``{1: "a"}`` would
+    come back as ``{"1": "a"}`` and ``{1: "a", "1": "b"}`` as one key: keys are checked in
+    the walk every save makes for the depth anyway.
+    """
     if not isinstance(value, (dict, list, tuple)):
         return None
     # Containers seen: (container, level, index of its parent here, its key there). A path
@@ -179,14 +227,29 @@ def find_too_deep(value: Any, *, depth: int = 1, path: str = "") -> str | None:
         entry = stack.pop()
         item, level = entry[0], entry[1]
         if level > MAX_NESTING:
-            return _path_to(entry, seen, path)
+            return _path_to(entry, seen, path), _TOO_DEEP
         index = len(seen)
         seen.append(entry)
-        children = item.items() if isinstance(item, dict) else enumerate(item)
-        for key, child in children:
-            if isinstance(child, (dict, list, tuple)):
-                stack.append((child, level + 1, index, key))
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return _path_to(entry, seen, path), _key_problem(key)
+                if isinstance(child, (dict, list, tuple)):
+                    stack.append((child, level + 1, index, key))
+        else:
+            for position, child in enumerate(item):
+                if isinstance(child, (dict, list, tuple)):
+                    stack.append((child, level + 1, index, position))
     return None
+
+
+_TOO_DEEP = (
+    f"is nested more than {MAX_NESTING} levels deep, which graph-flow's reader (serde_json) refuses"
+)
+
+
+def _key_problem(key: Any) -> str:
+    return f"has a key of type {type(key).__name__} ({key!r}), but JSON object keys are strings"
 
 
 def _path_to(entry: tuple[Any, int, int, Any], seen: list[Any], root: str) -> str:
@@ -199,18 +262,13 @@ def _path_to(entry: tuple[Any, int, int, Any], seen: list[Any], root: str) -> st
     return path.lstrip(".") or "(root)"
 
 
-def check_depth(
+def check_structure(
     value: Any, *, depth: int = 1, path: str = "", what: str = "context", session_id: Any = None
 ) -> None:
     """Raise ContextSerializationError when ``value`` (at level ``depth`` and ``path``) nests
-    deeper than graph-flow's reader reads."""
-    where = find_too_deep(value, depth=depth, path=path)
-    if where is not None:
-        problem = (
-            where,
-            f"is nested more than {MAX_NESTING} levels deep, which graph-flow's reader "
-            "(serde_json) refuses",
-        )
+    deeper than graph-flow's reader reads or has an object key that is not a string."""
+    problem = find_misshapen(value, depth=depth, path=path)
+    if problem is not None:
         raise _unstorable_error(value, what, session_id, None, problem)
 
 
@@ -274,11 +332,10 @@ def find_unstorable(value: Any, path: str = "", *, numbers: bool = False) -> tup
         elif isinstance(item, dict):
             children = []
             for key, child in item.items():
-                if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    return where or "(root)", f"has a key of type {type(key).__name__}"
-                key_text = str(key)
-                key_path = f"{where}.{key_text}" if where else key_text
-                problem = _string_problem(key_text)
+                if not isinstance(key, str):
+                    return where or "(root)", _key_problem(key)
+                key_path = f"{where}.{key}" if where else key
+                problem = _string_problem(key)
                 if problem:
                     return key_path, f"the key {problem}"
                 children.append((child, key_path, depth + 1))
@@ -314,7 +371,9 @@ def _unstorable_error(
     problem: tuple[str, str] | None = None,
 ) -> ContextSerializationError:
     if problem is None:
-        problem = find_unstorable(value)
+        # With numbers: an int too long for the encoder to write (str()'s digit limit) is
+        # refused as the number graph-flow's reader cannot read that it also is.
+        problem = find_unstorable(value, numbers=True)
     who = f" of session {session_id}" if session_id is not None else ""
     if problem is None:  # the walk found nothing the encoder did: report the encoder's words
         path, reason = "(root)", str(exc)

@@ -37,6 +37,12 @@ from ..conf import app_settings
 _RAW_UPDATED = "_gfs_updated_text"
 
 
+def _page_size_schema() -> dict[str, Any]:
+    # A larger size is cut to the cap, never refused: the maximum tells clients the most
+    # they can get.
+    return {"type": "integer", "minimum": 1, "maximum": int(app_settings.API_MAX_PAGE_SIZE)}
+
+
 def _page_size(request: Request, param: str) -> int:
     default = int(app_settings.API_PAGE_SIZE)
     cap = int(app_settings.API_MAX_PAGE_SIZE)
@@ -196,7 +202,7 @@ class SessionCursorPagination(BasePagination):
                 "description": str(
                     _("Rows per page (API_PAGE_SIZE by default, at most API_MAX_PAGE_SIZE).")
                 ),
-                "schema": {"type": "integer", "minimum": 1},
+                "schema": _page_size_schema(),
             },
         ]
 
@@ -214,3 +220,13 @@ class MessagePagination(LimitOffsetPagination):
     @property
     def default_limit(self) -> int:  # type: ignore[override]
         return int(app_settings.API_PAGE_SIZE)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.limit_query_param: _page_size_schema(),
+            self.offset_query_param: {"type": "integer", "minimum": 0},
+        }
+        for parameter in parameters:
+            parameter["schema"] = bounds.get(parameter["name"], parameter["schema"])
+        return parameters

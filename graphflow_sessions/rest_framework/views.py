@@ -38,7 +38,9 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from ..contract.jsontext import check_structure
 from ..contract.types import Context
 from ..exceptions import InvalidSessionId, SessionExists
 from ..expressions import LastMessageField, MessageCount, MessagesSlice
@@ -384,7 +386,11 @@ class SessionViewSet(viewsets.GenericViewSet):
             raise ValidationError(
                 {"data": [_("expected a JSON object: keys to set, null to remove a key")]}
             )
-        with locked_session(request, self.session_id()) as session:
+        session_id = self.session_id()
+        # The merge recurses once per level: a patch nested deeper than any context may be
+        # is refused first, with the error the save would give.
+        check_structure(patch, depth=2, path="data", session_id=session_id)
+        with locked_session(request, session_id) as session:
             check_if_match(request, session_etag(session))
             context = session.context
             merged = merge_patch(dict(context.data), patch)
@@ -406,3 +412,20 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+class NoSuchEndpointView(APIView):
+    """Any path under the API that names no endpoint (such as an id with an unescaped "."
+    before ``data/``): the API's JSON 404 for every method, not the project's HTML page."""
+
+    schema = None  # not an endpoint to document
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [cls() for cls in permission_classes()]
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # who may not use the API is told so first
+        raise NotFound()

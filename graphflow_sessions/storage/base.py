@@ -31,7 +31,14 @@ from .sql import FIRST_VERSION
 if TYPE_CHECKING:
     from ..models import Session
 
-__all__ = ["SessionRow", "SessionStorage", "checked_row", "new_row_version", "saved"]
+__all__ = [
+    "SessionRow",
+    "SessionStorage",
+    "checked_row",
+    "new_row_version",
+    "saved",
+    "text_column_problem",
+]
 
 
 def new_row_version(expected_version: int | None) -> int:
@@ -66,17 +73,10 @@ def checked_row(session: Session, session_id: SessionId, *, jsonb: bool = False)
                 f"got {type(value).__name__}",
                 session_id=session_id,
             )
-        if "\x00" in value:
+        problem = text_column_problem(value)
+        if problem is not None:
             raise InvalidSession(
-                f"cannot save session {session_id}: {name} contains a NUL character (\\u0000), "
-                "which PostgreSQL text cannot store",
-                session_id=session_id,
-            )
-        if not value.isascii() and not _is_utf8(value):
-            raise InvalidSession(
-                f"cannot save session {session_id}: {name} contains a lone surrogate, "
-                "which is not valid UTF-8",
-                session_id=session_id,
+                f"cannot save session {session_id}: {name} {problem}", session_id=session_id
             )
     context = write_context(
         session.context,  # a dict assigned by the caller is checked on access
@@ -89,13 +89,19 @@ def checked_row(session: Session, session_id: SessionId, *, jsonb: bool = False)
     )
 
 
-def _is_utf8(text: str) -> bool:
-    # A lone surrogate (from a bad decode upstream) would otherwise escape as a driver error.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def text_column_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored in a text column (graph, task, status message), as
+    the end of a sentence naming the column, or None."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000), which PostgreSQL text cannot store"
+    if not value.isascii():
+        # A lone surrogate (from a bad decode upstream) would otherwise escape as a driver
+        # error.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate, which is not valid UTF-8"
+    return None
 
 
 def saved(storage: SessionStorage, session: Session, using: str | None) -> None:

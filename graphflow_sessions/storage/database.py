@@ -131,6 +131,7 @@ class DatabaseSessionStorage(SessionStorage):
     def _connection(self, session_id: Any, action: str) -> tuple[Any, _AliasPlan]:
         alias = self.using
         connection = connections[alias]
+        _close_if_lost(connection)
         try:
             connection.close_if_health_check_failed()  # as Django's cursor() does
             connection.ensure_connection()
@@ -170,6 +171,7 @@ class DatabaseSessionStorage(SessionStorage):
         if not self._release_connections:
             return
         connection = connections[self.using]
+        _close_if_lost(connection)
         if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
             connection.close()  # back to the pool
 
@@ -401,6 +403,7 @@ class DatabaseSessionStorage(SessionStorage):
         except ContextDeserializationError as exc:
             raise ContextDeserializationError(
                 f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
+                path=exc.path,
                 session_id=sid,
             ) from exc
         session = plan.model.from_db(self.using, None, values)
@@ -565,6 +568,18 @@ def _failure(
             lost=True,
         )
     return error(f"Failed to {action} session {session_id}: {exc}", session_id=session_id)
+
+
+def _close_if_lost(connection: Any) -> None:
+    """Close a connection whose server side is gone, so that the next call reconnects.
+
+    Django closes a broken connection only between requests (``close_old_connections``);
+    a worker thread, a management command or a loop has none, and with ``CONN_MAX_AGE``
+    (health checks too, which run once per request) would be handed the dead connection on
+    every later call. Inside the caller's transaction it is left for the transaction to fail.
+    """
+    if not connection.in_atomic_block and _connection_lost(connection):
+        connection.close()
 
 
 def _connection_lost(connection: Any) -> bool:

@@ -232,3 +232,23 @@ def test_list_runs_no_distinct_or_full_count_scans(admin_client):
     # Two years apart: the drill-down offers both years (and the one between).
     html = _list(admin_client).content.decode()
     assert all(f"updated_at__year={year}" in html for year in (2026, 2027))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"graph_id": "\x00"},
+        {"graph_id__exact": "\x00"},
+        {"current_task_id": "\x00"},
+        {"status_message__contains": "a\x00b"},
+        {"graph_id__in": "claims,\x00"},
+    ],
+)
+def test_a_filter_value_with_a_nul_character_is_an_admin_error_not_a_crash(admin_client, params):
+    make_session(graph_id="claims")
+    response = admin_client.get(reverse(LIST_URL), params)
+    # The admin's answer to a filter value the database cannot compare: back to the list
+    # with its error flag, as for any other invalid lookup.
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+    assert _list(admin_client, e="1").context["cl"].result_count == 1

@@ -193,3 +193,46 @@ def test_a_message_page_is_cut_by_the_database(staff: APIClient) -> None:
     assert "json_each" in query or "jsonb_path_query_array" in query
     beyond = staff.get(detail(session.id, "messages/"), {"offset": 1000}).json()
     assert (beyond["count"], beyond["results"]) == (300, [])
+
+
+def _nested(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize("levels", [200, 1_500])
+def test_a_data_patch_nested_too_deeply_is_400_naming_the_depth_and_nothing_changes(
+    staff: APIClient, levels: int
+) -> None:
+    session = make_session(data={"a": 1})
+    response = staff.generic(
+        "PATCH", detail(session.id, "data/"), _nested(levels), content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    ((path, (message,)),) = response.json().items()
+    assert path.startswith("data.a.a.")
+    assert f"cannot store the context of session {session.id}: data.a.a." in message
+    assert message.endswith(
+        ": is nested more than 127 levels deep, which graph-flow's reader (serde_json) refuses"
+    )
+    assert stored(session.id).context.data == {"a": 1}
+    assert stored(session.id).version == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [
+        ({"offset": 2_147_483_599}, []),
+        ({"offset": 2_147_483_647, "limit": 10}, []),
+        ({"offset": 10**30}, []),
+        ({"offset": 5, "limit": 10**30}, ["m5", "m6"]),
+    ],
+)
+def test_a_message_page_far_beyond_any_history_is_answered_not_an_error(
+    staff: APIClient, params: dict[str, int], shown: list[str]
+) -> None:
+    session = make_session(messages=[("User", f"m{i}") for i in range(7)])
+    response = staff.get(detail(session.id, "messages/"), params)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["count"] == 7
+    assert [m["content"] for m in body["results"]] == shown

@@ -9,6 +9,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.test.utils import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,6 +84,21 @@ def test_the_schema_documents_etag_and_the_conditional_headers(staff: APIClient)
         operation = paths["/api/sessions/{id}/"][method]
         assert "If-Match" in {p["name"] for p in operation["parameters"]}
         assert {"412", "428"} <= set(operation["responses"])
+
+
+def test_the_schema_states_the_bounds_of_the_paging_parameters(staff: APIClient) -> None:
+    def bounds(path: str) -> dict[str, tuple[Any, Any]]:
+        parameters = openapi(staff)["paths"][path]["get"]["parameters"]
+        return {
+            p["name"]: (p["schema"].get("minimum"), p["schema"].get("maximum"))
+            for p in parameters
+            if p["name"] in {"limit", "offset", "page_size"}
+        }
+
+    assert bounds("/api/sessions/") == {"page_size": (1, 500)}  # API_MAX_PAGE_SIZE
+    assert bounds("/api/sessions/{id}/messages/") == {"limit": (1, 500), "offset": (0, None)}
+    with override_settings(GRAPHFLOW_SESSIONS={"API_MAX_PAGE_SIZE": 7}):
+        assert bounds("/api/sessions/")["page_size"] == (1, 7)
 
 
 def test_the_schema_is_for_api_users_only() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -81,6 +82,43 @@ def test_create_with_an_existing_id_is_a_conflict_and_overwrites_nothing(staff: 
     assert response.status_code == 409
     assert stored(existing.id).current_task_id == existing.current_task_id
     assert stored(existing.id).context.get("keep") is True
+
+
+@pytest.mark.parametrize("bad_id", [False, True, 12345, None, ["x"]])
+def test_create_with_an_id_that_is_not_a_string_is_400_and_writes_nothing(
+    staff: APIClient, bad_id: Any
+) -> None:
+    response = staff.post("/api/sessions/", {"id": bad_id, "current_task_id": "t"}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["id"]
+    assert Session.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["sessions/a.b/data/", "sessions/a.b/messages/", "sessions/x/y/z/", "no-such-endpoint/"],
+)
+def test_a_path_under_the_api_that_names_no_endpoint_is_the_apis_json_404(
+    staff: APIClient, path: str
+) -> None:
+    for method in ("get", "post", "patch", "delete"):
+        response = getattr(staff, method)(f"/api/{path}")
+        assert response.status_code == 404, (method, response.status_code)
+        assert response["Content-Type"] == "application/json"
+        assert set(response.json()) == {"detail"}
+
+
+def test_an_integer_beyond_pythons_digit_limit_is_400_naming_its_key_path(
+    staff: APIClient,
+) -> None:
+    body = '{"current_task_id": "t", "context": {"data": {"v": %s}, "chat_history": {}}}' % (
+        "7" * 5000
+    )
+    response = staff.generic("POST", "/api/sessions/", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    detail_text = response.json()["detail"]
+    assert "context.data.v: 777777777777...777777 (5000 digits) is out of the range" in detail_text
+    assert Session.objects.count() == 0
 
 
 def test_retrieve_returns_the_whole_session_with_an_etag(staff: APIClient) -> None:

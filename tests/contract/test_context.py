@@ -28,6 +28,7 @@ from graphflow_sessions.context import (
     format_timestamp,
     parse_timestamp,
 )
+from graphflow_sessions.contract.codec import check_context, write_context
 from graphflow_sessions.exceptions import (
     ContextDeserializationError,
     ContextError,
@@ -78,6 +79,18 @@ def test_set_overwrites_and_rejects_non_string_keys():
     assert ctx.get("retry_count") == 2
     with pytest.raises(TypeError, match="keys must be str"):
         ctx.set(1, "x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", [1, True, None, 2.5])
+def test_a_key_that_is_not_a_string_anywhere_in_the_data_is_refused_naming_its_path(key):
+    # json would write it as text: {1: "a", "1": "b"} as {"1":"a","1":"b"}, read back as one.
+    ctx = Context()
+    ctx.set("v", {"inner": [{key: "a", str(key): "b"}]})
+    for write in (ctx.to_json, lambda: check_context(ctx), lambda: write_context(ctx.to_dict())):
+        with pytest.raises(ContextSerializationError) as caught:
+            write()
+        assert caught.value.path == "data.v.inner[0]"
+        assert f"has a key of type {type(key).__name__} ({key!r})" in str(caught.value)
 
 
 def test_remove_returns_the_old_value_and_none_when_absent():

@@ -253,6 +253,7 @@ def test_import_dry_run_counts_and_writes_nothing() -> None:
 # Bad lines ---------------------------------------------------------------------------------
 
 _NUL = "\x00"
+_LONE = "\ud800"  # half of a surrogate pair: json.dumps writes it as an escape
 
 
 @pytest.mark.parametrize(
@@ -265,6 +266,9 @@ _NUL = "\x00"
         (line(colour="red"), "unknown field(s): colour"),
         (line(graph_id=7), "graph_id: expected a string, got the number 7"),
         (line(status_message=f"a{_NUL}b"), "status_message: contains a NUL character"),
+        (line(graph_id=f"a{_LONE}b"), "graph_id: contains a lone surrogate"),
+        (line(current_task_id=f"a{_LONE}b"), "current_task_id: contains a lone surrogate"),
+        (line(status_message=f"a{_LONE}b"), "status_message: contains a lone surrogate"),
         (
             line(
                 context={
@@ -409,6 +413,28 @@ def test_import_command_reports_bad_lines_and_fails_at_the_end(tmp_path: Path) -
     assert "line 2: version: expected a whole number from 0" in err.getvalue()
     assert "Imported 2 sessions (2 new, 0 replaced) from 3 lines" in out.getvalue()
     assert Session.objects.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry run"])
+def test_import_command_reports_a_lone_surrogate_and_goes_on(tmp_path: Path, dry_run: bool) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(line() + "\n" + line(graph_id=f"a{_LONE}b") + "\n" + line() + "\n")
+    out, err = StringIO(), StringIO()
+
+    with pytest.raises(CommandError, match="1 of 3 lines was rejected"):
+        call_command(
+            "graphflow_sessions_import",
+            str(source),
+            *(["--dry-run"] if dry_run else []),
+            stdout=out,
+            stderr=err,
+        )
+
+    assert "line 2: graph_id: contains a lone surrogate" in err.getvalue()
+    verb = "Would import" if dry_run else "Imported"
+    assert f"{verb} 2 sessions (2 new, 0 replaced) from 3 lines" in out.getvalue()
+    assert Session.objects.count() == (0 if dry_run else 2)
 
 
 @pytest.mark.django_db

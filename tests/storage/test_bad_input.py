@@ -144,11 +144,16 @@ BAD_CONTEXTS = [
     ("bytes", _set("raw", b"x"), "data.raw", "bytes"),
     ("an object", _set_list_item(_Opaque()), "data.claim_details.items[1]", "_Opaque"),
     ("a tuple key", _set("map", {(1, 2): "x"}), "data.map", "key of type tuple"),
+    ("an int key beside its text", _set("v", {1: "a", "1": "b"}), "data.v", "key of type int"),
+    ("a True key", _set_nested({True: 1}), "data.claim_details.description", "key of type bool"),
+    ("a None key", _set_list_item({None: 1}), "data.claim_details.items[1]", "of type NoneType"),
+    ("a float key", _set("v", [{"ok": {2.5: 1}}]), "data.v[0].ok", "key of type float"),
     ("surrogate in a string", _set("note", "a\ud800"), "data.note", "lone surrogate"),
     ("surrogate in a key", _set("k\udfff", 1), "data.k\udfff", "lone surrogate"),
     ("surrogate in a message", _add_message("\ud83d"), "chat_history.messages[3].content", "lone"),
     ("an integer beyond 64 bits", _set("n", 2**64), "data.n", "would read it rounded"),
     ("an integer beyond floats", _set_list_item(10**400), "data.claim_details.items[1]", "range"),
+    ("an integer beyond str()", _set("v", -(10**5000)), "data.v", "-10000000000...000000 (5001"),
     (
         "the largest float",
         _set_nested(1.7976931348623157e308),
@@ -427,6 +432,11 @@ MALFORMED = [
         "required field is missing",
     ),
     ('{"data":[],"chat_history":{"messages":[]}}', "data", "expected an object, got a list"),
+    (
+        '{"data":{"v":[%s]},"chat_history":{"messages":[]}}' % ("9" * 5000),
+        "data.v[0]",
+        "999999999999...999999 (5000 digits) is out of the range graph-flow's reader",
+    ),
     (
         '{"data":{},"chat_history":{"messages":[],"max_messages":"ten"}}',
         "chat_history.max_messages",

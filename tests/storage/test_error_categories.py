@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -204,6 +205,54 @@ def test_a_connection_the_server_dropped_gives_connection_failed_then_reconnects
         except ConnectionFailed:
             continue
     assert loaded is not None and loaded.id == session.id
+
+
+@pytest.fixture(params=[False, True], ids=["no health checks", "health checks"])
+def persistent_alias(own_database: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An alias configured as a project would, keeping its connections (CONN_MAX_AGE=60)."""
+    PostgresSessionStorage.connect(throwaway.url_for(own_database))  # creates the table
+    alias = "h_hard_persistent"
+    entry = dict(dj_database_url.parse(throwaway.url_for(own_database), conn_max_age=60))
+    entry["CONN_HEALTH_CHECKS"] = request.param
+    connections.configure_settings({"default": entry})
+    connections.settings[alias] = entry
+    yield alias  # (only the worker thread connects, and closes its connection)
+    connections.settings.pop(alias)
+
+
+def test_a_configured_alias_reconnects_outside_any_request_after_its_connection_was_lost(
+    persistent_alias: str, own_database: str
+) -> None:
+    # A worker thread, a management command or a queue consumer: no request cycle ever
+    # closes the broken connection for it.
+    storage = DatabaseSessionStorage(using=persistent_alias)
+    session = new_session()
+    outcomes: list[object] = []
+
+    def worker() -> None:
+        try:
+            storage.save(session)
+            with throwaway.admin() as connection:  # what a server restart does to them
+                connection.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    [own_database],
+                )
+            for _call in range(3):
+                try:
+                    outcomes.append(storage.get(session.id))
+                except ConnectionFailed as exc:
+                    outcomes.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+
+    failed, *later = outcomes
+    assert isinstance(failed, ConnectionFailed), failed
+    assert f"lost the connection to database {own_database!r}" in str(failed)
+    assert [getattr(loaded, "id", loaded) for loaded in later] == [session.id, session.id]
 
 
 # --- schema migration ----------------------------------------------------------------------------

@@ -201,3 +201,15 @@ def test_health_answers_ok(client: Client) -> None:
     response = client.get("/health")
 
     assert (response.status_code, response.content) == (200, b"OK")
+
+
+@pytest.mark.postgres
+def test_the_example_files_a_claim_on_graph_flow_06s_text_id_table(client: Client) -> None:
+    from tests.support.text_table import text_ids_in_transaction
+
+    with text_ids_in_transaction():
+        session_id, answers = file_car_claim(client)
+        assert answers[-1]["status"] == "Completed"
+        session = PostgresSessionStorage().get(session_id)
+        assert session is not None and session.version == 4
+        assert client.get(f"/session/{session_id}").json()["id"] == session_id

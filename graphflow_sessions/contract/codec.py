@@ -162,7 +162,7 @@ def _read_fast(text: str | bytes) -> Context | None:
         _contents_are_strings(messages) and all_canonical([m.timestamp for m in messages])
     ):
         return None
-    if find_misshapen(stored.data, depth=2) is not None:
+    if find_misshapen(stored.data, depth=2, keys=False) is not None:
         return None  # deeper than graph-flow reads: json's path, whose reading is the rule
     limit = stored.chat_history.max_messages
     if limit is not None and limit > MAX_MESSAGES_LIMIT:

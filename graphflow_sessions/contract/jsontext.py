@@ -208,14 +208,17 @@ def _find_long_integer(text: str | bytes | bytearray) -> tuple[str, str] | None:
     return None
 
 
-def find_misshapen(value: Any, *, depth: int = 1, path: str = "") -> tuple[str, str] | None:
+def find_misshapen(
+    value: Any, *, depth: int = 1, path: str = "", keys: bool = True
+) -> tuple[str, str] | None:
     """``(path, problem)`` for the first array or object nested more than MAX_NESTING levels
     deep or object key that is not a string, else None; ``value`` itself is at level
     ``depth`` and at ``path``.
 
     Python's encoders write an int, float, bool or None key as text, so ``{1: "a"}`` would
     come back as ``{"1": "a"}`` and ``{1: "a", "1": "b"}`` as one key: keys are checked in
-    the walk every save makes for the depth anyway.
+    the walk every save makes for the depth anyway. ``keys=False``: only the depth, for
+    values decoded from JSON (whose keys are strings by construction).
     """
     if not isinstance(value, (dict, list, tuple)):
         return None
@@ -232,7 +235,7 @@ def find_misshapen(value: Any, *, depth: int = 1, path: str = "") -> tuple[str, 
         seen.append(entry)
         if isinstance(item, dict):
             for key, child in item.items():
-                if not isinstance(key, str):
+                if keys and not isinstance(key, str):
                     return _path_to(entry, seen, path), _key_problem(key)
                 if isinstance(child, (dict, list, tuple)):
                     stack.append((child, level + 1, index, key))

@@ -113,7 +113,10 @@ def reused_cursor(pgconn: Any) -> Any:
 def record_backend_pid(pgconn: Any, backend_pid: int) -> None:
     """Record the backend pid a statement on ``pgconn`` reported. Once a connection reports
     another pid than the one PostgreSQL announced, it is not direct, for good."""
-    state = _state(pgconn)
+    _record_pid(_state(pgconn), pgconn, backend_pid)
+
+
+def _record_pid(state: _ConnectionState, pgconn: Any, backend_pid: int) -> None:
     if state.direct is not False:
         state.direct = backend_pid == pgconn.info.backend_pid
 
@@ -127,7 +130,9 @@ class PsycopgExecutor:
 
         self._cursor_class = psycopg.Cursor
         self._jsonb = Jsonb
-        self._idle = psycopg.pq.TransactionStatus.IDLE
+        # Compared with libpq's own status (``pgconn.pgconn``): ``info.transaction_status``
+        # builds an enum on every call, on the hot path of every operation.
+        self._idle = int(psycopg.pq.TransactionStatus.IDLE)
 
     def jsonb(self, data: bytes) -> Any:
         """A jsonb parameter sending ``data`` (JSON bytes already encoded) as it is."""
@@ -156,9 +161,9 @@ class PsycopgExecutor:
             row, count = cursor.fetchone(), cursor.rowcount
         if prepare:
             state.prepared.add(statement)
-        state.in_transaction = pgconn.info.transaction_status != self._idle
+        state.in_transaction = pgconn.pgconn.transaction_status != self._idle
         if row is not None:
-            record_backend_pid(pgconn, row[-1])
+            _record_pid(state, pgconn, row[-1])
         return row, count
 
     def forget_prepared(self, connection: Any) -> None:
@@ -168,7 +173,7 @@ class PsycopgExecutor:
         pgconn = connection.connection
         state = _state(pgconn)
         state.prepared.clear()
-        if pgconn.info.transaction_status == self._idle and state.cursor is not None:
+        if pgconn.pgconn.transaction_status == self._idle and state.cursor is not None:
             with connection.wrap_database_errors:
                 state.cursor.execute("DEALLOCATE ALL")
         else:
@@ -187,7 +192,7 @@ class PsycopgExecutor:
             return False, False
         if pgconn.prepare_threshold is None:
             pgconn.prepare_threshold = ONLY_WHEN_ASKED
-        if state.in_transaction and pgconn.info.transaction_status == self._idle:
+        if state.in_transaction and pgconn.pgconn.transaction_status == self._idle:
             # The transaction our last statement ran in has ended, maybe by a rollback.
             state.prepared.clear()
             state.in_transaction = False

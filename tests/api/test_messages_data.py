@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test.utils import override_settings
 
@@ -195,6 +197,14 @@ def test_a_message_page_is_cut_by_the_database(staff: APIClient) -> None:
     assert (beyond["count"], beyond["results"]) == (300, [])
 
 
+def _python_reads(body: str) -> bool:
+    try:
+        json.loads(body)
+    except RecursionError:
+        return False
+    return True
+
+
 def _nested(levels: int) -> str:
     return '{"a":' * levels + "1" + "}" * levels
 
@@ -204,16 +214,20 @@ def test_a_data_patch_nested_too_deeply_is_400_naming_the_depth_and_nothing_chan
     staff: APIClient, levels: int
 ) -> None:
     session = make_session(data={"a": 1})
+    body = _nested(levels)
     response = staff.generic(
-        "PATCH", detail(session.id, "data/"), _nested(levels), content_type="application/json"
+        "PATCH", detail(session.id, "data/"), body, content_type="application/json"
     )
     assert response.status_code == 400, response.content
-    ((path, (message,)),) = response.json().items()
-    assert path.startswith("data.a.a.")
-    assert f"cannot store the context of session {session.id}: data.a.a." in message
-    assert message.endswith(
-        ": is nested more than 127 levels deep, which graph-flow's reader (serde_json) refuses"
-    )
+    if _python_reads(body):
+        ((path, (message,)),) = response.json().items()
+        assert path.startswith("data.a.a.")
+        assert f"cannot store the context of session {session.id}: data.a.a." in message
+        assert message.endswith(
+            ": is nested more than 127 levels deep, which graph-flow's reader (serde_json) refuses"
+        )
+    else:  # Python before 3.12 stops reading the body itself: the parser says so
+        assert "nested too deeply" in response.json()["detail"]
     assert stored(session.id).context.data == {"a": 1}
     assert stored(session.id).version == 1
 

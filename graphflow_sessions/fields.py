@@ -16,8 +16,8 @@ from .contract.codec import check_context
 from .contract.jsontext import decode_json
 from .contract.types import Context
 from .exceptions import ContextDeserializationError, ContextError, InvalidSessionId
-from .ids import SessionId, id_text, is_canonical_uuid_text, parse_session_id
-from .storage.flavour import Flavour, flavour_of
+from .ids import SessionId, id_text, is_canonical_uuid_text
+from .storage.flavour import id_for_table
 
 
 class SessionIdField(UUIDField):
@@ -50,11 +50,8 @@ class SessionIdField(UUIDField):
             return None
         if connection.vendor != "postgresql":
             return super().get_db_prep_value(value, connection, prepared)
-        text_ids = False
-        if isinstance(value, str) and not is_canonical_uuid_text(value):
-            text_ids = flavour_of(connection) is Flavour.TEXT_IDS
         try:
-            return id_text(parse_session_id(value, text_ids=text_ids))
+            return id_text(id_for_table(connection, value))
         except InvalidSessionId as exc:
             raise ValidationError(str(exc), code="invalid", params={"value": value}) from exc
 

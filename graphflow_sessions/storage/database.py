@@ -45,7 +45,7 @@ from ..signals import session_deleted
 from . import orm, sql
 from .base import SessionRow, SessionStorage, checked_row, new_row_version, saved
 from .executor import KEEP_RESULTS_BELOW, PsycopgExecutor, available, unobserved, utf8_database
-from .flavour import Flavour, flavour_of, forget, is_stale_statement
+from .flavour import Flavour, flavour_of, forget, id_for_table, is_stale_statement
 from .sql import Statements, session_model, supports_upsert
 
 if TYPE_CHECKING:
@@ -259,10 +259,7 @@ class DatabaseSessionStorage(SessionStorage):
             return parse_session_id(value)
         check_text_id(value)  # what no table holds fails before the database is asked
         connection, _plan = self._connection(None, action)
-        text_ids = flavour_of(connection) is Flavour.TEXT_IDS
-        if not text_ids:  # about to refuse or normalise it: is the table still 0.5's?
-            text_ids = flavour_of(connection, fresh=True) is Flavour.TEXT_IDS
-        return parse_session_id(value, text_ids=text_ids)
+        return id_for_table(connection, value)
 
     def _write(self, session: Session, expected_version: int | None, *, create: bool) -> None:
         action = "create" if create else "save"

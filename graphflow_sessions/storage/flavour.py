@@ -19,9 +19,17 @@ from typing import Any
 
 from django.db import DatabaseError
 
+from ..ids import SessionId, check_text_id, is_canonical_uuid_text, parse_session_id
 from . import sql
 
-__all__ = ["Flavour", "flavour_of", "forget", "id_column_type", "is_stale_statement"]
+__all__ = [
+    "Flavour",
+    "flavour_of",
+    "forget",
+    "id_column_type",
+    "id_for_table",
+    "is_stale_statement",
+]
 
 
 class Flavour(enum.Enum):
@@ -55,6 +63,20 @@ def flavour_of(connection: Any, *, fresh: bool = False) -> Flavour:
     flavour = Flavour.TEXT_IDS if text else Flavour.UUID_IDS
     _known[raw] = flavour
     return flavour
+
+
+def id_for_table(connection: Any, value: Any) -> SessionId:
+    """``value`` as an id of the table on the Django ``connection`` (see ``ids.py``). A UUID,
+    or its canonical text, is the same id on either table and asks nothing; other text is
+    read against the table as it is now: the connection's answer, read again before text is
+    refused or normalised as a 0.5 table would."""
+    if not isinstance(value, str) or is_canonical_uuid_text(value):
+        return parse_session_id(value)
+    check_text_id(value)  # what no table holds fails before the database is asked
+    text_ids = flavour_of(connection) is Flavour.TEXT_IDS
+    if not text_ids:
+        text_ids = flavour_of(connection, fresh=True) is Flavour.TEXT_IDS
+    return parse_session_id(value, text_ids=text_ids)
 
 
 def id_column_type(connection: Any) -> str | None:

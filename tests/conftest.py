@@ -7,7 +7,7 @@ PostgreSQL pass has already run. A PostgreSQL run that cannot reach its server f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -45,6 +45,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+_FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Record a figure the test measured (docs/reliability.md quotes them): pytest prints
+    them in a "figures" section at the end of the run, with or without ``-s``."""
+
+    def report(line: str) -> None:
+        request.config.stash.setdefault(_FIGURES, []).append(f"{request.node.nodeid}: {line}")
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    figures = config.stash.get(_FIGURES, [])
+    if figures:
+        terminalreporter.section("figures")
+        for line in figures:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -14,17 +14,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .processes import free_port, query, run, scratch_directory, wait_for
+from .cluster import SERVER_OPTIONS, initdb, start, stop
+from .processes import query, run, scratch_directory, wait_for
 from .programs import program
 
-# Durability is irrelevant for a test cluster; speed and a small footprint are not.
-_SERVER_OPTIONS = (
-    "-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off "
-    "-c shared_buffers=16MB -c max_connections=30 "
-    "-c wal_level=replica -c max_wal_senders=4 -c hot_standby=on"
+# A primary must stream its WAL to the replica.
+_REPLICATION_OPTIONS = (
+    f"{SERVER_OPTIONS} -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on"
 )
 
 
@@ -63,38 +61,6 @@ class ReplicaPair:
             query(self.replica_port, "SELECT pg_wal_replay_resume()")
 
 
-def _start(data: Path, preferred_port: int, sockets: Path) -> int:
-    """Start the cluster on a free port and return it; retry elsewhere if the port is taken
-    between the probe and the bind (other test runs share this machine)."""
-    log = data.parent / f"{data.name}.log"
-    port = free_port(preferred_port)
-    for attempt in range(3):
-        try:
-            run(
-                [
-                    program("pg_ctl"),
-                    "-D", str(data),
-                    "-l", str(log),
-                    "-o", f"-p {port} -k {sockets} {_SERVER_OPTIONS}",
-                    "-w", "-t", "60",
-                    "start",
-                ]
-            )  # fmt: skip
-            return port
-        except RuntimeError as exc:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            if attempt == 2 or "Address already in use" not in tail:
-                raise RuntimeError(f"{exc}\nserver log:\n{tail}") from None
-            port = free_port(0)
-    raise AssertionError("unreachable")
-
-
-def _stop(data: Path) -> None:
-    if (data / "postmaster.pid").exists():
-        with contextlib.suppress(RuntimeError):
-            run([program("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
-
-
 @contextlib.contextmanager
 def streaming_replica(
     primary_port: int = 55432, replica_port: int = 55433
@@ -102,14 +68,13 @@ def streaming_replica(
     with scratch_directory("replica-") as root:
         primary, replica = root / "primary", root / "replica"
         try:
-            run([program("initdb"), "-D", str(primary), "-U", "postgres",
-                 "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"])  # fmt: skip
+            initdb(primary)
             # initdb's pg_hba.conf already trusts replication connections from localhost.
-            primary_port = _start(primary, primary_port, root)
+            primary_port = start(primary, primary_port, root, _REPLICATION_OPTIONS)
             run([program("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port),
                  "-U", "postgres", "-D", str(replica), "-R", "-X", "stream", "-c", "fast",
                  "--no-sync"])  # fmt: skip
-            replica_port = _start(replica, replica_port, root)
+            replica_port = start(replica, replica_port, root, _REPLICATION_OPTIONS)
             pair = ReplicaPair(primary_port, replica_port)
             wait_for(
                 "the replica to stream from the primary",
@@ -123,8 +88,8 @@ def streaming_replica(
             )
             yield pair
         finally:
-            _stop(replica)
-            _stop(primary)
+            stop(replica)
+            stop(primary)
 
 
 def routed_settings(primary: str, replica: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 Environment variables (development defaults in brackets):
 
     DATABASE_URL          postgres://user@host:5432/db  [SQLite file example.sqlite3 in the repo]
+    DATABASE_POOL_MAX_SIZE  PostgreSQL connections per server process, pooled  [10]
     DJANGO_SECRET_KEY     required when DJANGO_DEBUG is off  [a fixed, public development key]
     DJANGO_DEBUG          1/0, true/false  [1]
     DJANGO_ALLOWED_HOSTS  comma-separated host names  [127.0.0.1,localhost]
@@ -39,6 +40,16 @@ if not DEBUG and SECRET_KEY == _DEVELOPMENT_KEY:
     # The development key is published in this file: never sign real sessions with it.
     raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off.")
 
+
+def _env_count(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not value.isdecimal() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of 1 or more, got {value!r}")
+    return int(value)
+
+
+DATABASE_POOL_MAX_SIZE = _env_count("DATABASE_POOL_MAX_SIZE", 10)
+
 ALLOWED_HOSTS = [
     host.strip()
     for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
@@ -54,6 +65,8 @@ def _installed(module: str) -> bool:
 REST_FRAMEWORK_INSTALLED = _installed("rest_framework")
 
 INSTALLED_APPS = [
+    # First, so that its runserver (a deeper listen queue) replaces staticfiles' one.
+    "example_project.claims",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -61,7 +74,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "graphflow_sessions",
-    "example_project.claims",
 ]
 if REST_FRAMEWORK_INSTALLED:
     INSTALLED_APPS += ["rest_framework"]
@@ -96,12 +108,24 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
-    # conn_health_checks: a connection the server dropped is replaced, not reused and failed.
-    DATABASES = {
-        "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        from psycopg_pool import ConnectionPool
+
+        # A pool shared by the server's threads, not persistent connections (CONN_MAX_AGE):
+        # those belong to a thread, and runserver answers each request in a new thread, so
+        # each request would leave a connection open until the server has no more to give.
+        # A request waits (up to "timeout" seconds) for one of "max_size" connections per
+        # process; "check" replaces a connection the server dropped before handing it out.
+        DATABASES["default"]["OPTIONS"] = {
+            **DATABASES["default"].get("OPTIONS", {}),
+            "pool": {
+                "min_size": 1,
+                "max_size": DATABASE_POOL_MAX_SIZE,
+                "timeout": 20,
+                "check": ConnectionPool.check_connection,
+            },
+        }
 else:
     DATABASES = {
         "default": {

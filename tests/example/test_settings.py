@@ -17,8 +17,11 @@ import json, django
 django.setup()
 from django.conf import settings
 db = settings.DATABASES["default"]
+pool = db.get("OPTIONS", {}).get("pool")
 print(json.dumps({"engine": db["ENGINE"], "name": str(db["NAME"]), "port": db.get("PORT"),
-                  "debug": settings.DEBUG, "hosts": settings.ALLOWED_HOSTS}))
+                  "debug": settings.DEBUG, "hosts": settings.ALLOWED_HOSTS,
+                  "conn_max_age": db.get("CONN_MAX_AGE", 0),
+                  "pool_max_size": pool and pool["max_size"]}))
 """
 
 
@@ -60,6 +63,17 @@ def test_database_url_switches_the_example_to_postgresql() -> None:
     assert (shown["name"], shown["port"]) == ("claims", 5433)
 
 
+def test_on_postgresql_the_example_pools_connections_instead_of_keeping_one_per_thread() -> None:
+    # runserver answers each request in a new thread: a connection kept per thread
+    # (CONN_MAX_AGE) is one more open connection per request (tests/example/test_load.py).
+    url = "postgres://claims@db.internal:5433/claims"
+
+    assert settings_with(DATABASE_URL=url)["conn_max_age"] == 0
+    assert settings_with(DATABASE_URL=url)["pool_max_size"] == 10
+    assert settings_with(DATABASE_URL=url, DATABASE_POOL_MAX_SIZE="4")["pool_max_size"] == 4
+    assert settings_with()["pool_max_size"] is None  # SQLite has no pool
+
+
 def test_a_deployment_sets_debug_hosts_and_its_own_secret_key() -> None:
     shown = settings_with(
         DJANGO_DEBUG="0",
@@ -76,6 +90,7 @@ def test_a_deployment_sets_debug_hosts_and_its_own_secret_key() -> None:
     [
         ({"DJANGO_DEBUG": "0"}, "Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be 1/0"),
+        ({"DATABASE_POOL_MAX_SIZE": "0"}, "DATABASE_POOL_MAX_SIZE must be a whole number"),
     ],
 )
 def test_unsafe_or_unreadable_settings_refuse_to_start(env: dict[str, str], message: str) -> None:

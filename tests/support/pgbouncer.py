@@ -16,7 +16,14 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from .processes import as_server_user, free_port, query, scratch_directory, wait_for
+from .processes import (
+    as_server_user,
+    free_port,
+    query,
+    scratch_directory,
+    stop_process,
+    wait_for,
+)
 from .programs import program
 
 
@@ -50,15 +57,6 @@ def _write_config(root: Path, port: int, upstream_port: int, pool_size: int) -> 
     return ini
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def _accepts_connections(process: subprocess.Popen[bytes], port: int) -> bool:
     if process.poll() is not None:
         return True  # exited: stop waiting, the caller looks at why
@@ -86,7 +84,7 @@ def pgbouncer(
                     timeout=15,
                 )
             except BaseException:
-                _stop(process)
+                stop_process(process)
                 raise
             if process.poll() is None:
                 break
@@ -98,4 +96,4 @@ def pgbouncer(
         try:
             yield port
         finally:
-            _stop(process)
+            stop_process(process)

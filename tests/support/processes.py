@@ -73,6 +73,44 @@ def run(args: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
     return done
 
 
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def accepts_tcp(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def serving(
+    args: list[str], port: int, log: Path, timeout: float = 60.0, **options: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process (``args``) with its output in ``log``, once it listens on ``port``;
+    stopped on exit. One that exits before listening raises with the end of its log."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, **options)
+        try:
+            wait_for(
+                f"{args[0]} to listen on port {port}",
+                lambda: process.poll() is not None or accepts_tcp(port),
+                timeout,
+            )
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{' '.join(args)} exited ({process.returncode}):\n{tail}")
+            yield process
+        finally:
+            stop_process(process)
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:

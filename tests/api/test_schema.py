@@ -1,8 +1,11 @@
-"""REST API schema: OpenAPI 3 from drf-spectacular, and a bounded schemathesis fuzz run."""
+"""REST API schema: OpenAPI 3 from drf-spectacular, and bounded schemathesis runs (each
+operation, and stateful sequences along the links)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ openapi_checks = pytest.importorskip("schemathesis.specs.openapi.checks")
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 15
+STATEFUL_SEQUENCES, STATEFUL_STEPS = 40, 8
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     openapi_checks.status_code_conformance,
@@ -106,17 +110,40 @@ def test_the_schema_is_for_api_users_only() -> None:
     assert client_for(user("member")).get("/api/schema/").status_code == 403
 
 
+def fuzzing_login() -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and cookies of a logged-in staff user, CSRF token included."""
+    client = client_for(user("fuzzer", staff=True))
+    client.get("/admin/")  # sets the CSRF cookie
+    cookies = {name: client.cookies[name].value for name in ("sessionid", "csrftoken")}
+    return {"X-CSRFToken": cookies["csrftoken"]}, cookies
+
+
+def fuzzed_schema(staff: APIClient) -> Any:
+    schema = schemathesis.openapi.from_dict(openapi(staff))
+    schema.app = WSGIHandler()  # Django's real WSGI entry point, in this process
+    return schema
+
+
+@contextlib.contextmanager
+def requests_keep_the_test_transaction() -> Iterator[None]:
+    """As Django's test client does: the test's transaction (and its connection) must
+    survive the end of each request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 def test_fuzzing_every_operation_finds_no_server_error_and_no_schema_mismatch(
     staff: APIClient,
 ) -> None:
     """Schemathesis generates requests from the schema (valid and not) for every operation,
     sends them through Django's WSGI handler, and checks each answer against the schema."""
-    client = client_for(user("fuzzer", staff=True))
-    client.get("/admin/")  # sets the CSRF cookie
-    cookies = {name: client.cookies[name].value for name in ("sessionid", "csrftoken")}
-    headers = {"X-CSRFToken": cookies["csrftoken"]}
-    schema = schemathesis.openapi.from_dict(openapi(staff))
-    schema.app = WSGIHandler()  # Django's real WSGI entry point, in this process
+    headers, cookies = fuzzing_login()
+    schema = fuzzed_schema(staff)
     statuses: list[tuple[str, int]] = []
 
     def fuzz(operation: Any) -> None:
@@ -149,18 +176,48 @@ def test_fuzzing_every_operation_finds_no_server_error_and_no_schema_mismatch(
 
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 10
-    # As Django's test client does: the test's transaction (and its connection) must
-    # survive the end of each request.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
+    with requests_keep_the_test_transaction():
         for operation in operations:
             fuzz(operation)
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
     # The run got past authentication and reached the sessions: every operation succeeded
     # at least once, and the fuzzer's invalid inputs drew 400s.
     succeeded = {label for label, code in statuses if 200 <= code < 300}
     assert succeeded == {operation.label for operation in operations}, Counter(statuses)
     assert any(code == 400 for _, code in statuses)
+
+
+def test_stateful_sequences_along_the_links_find_no_server_error_and_no_schema_mismatch(
+    staff: APIClient, report_figure: Callable[[str], None]
+) -> None:
+    """Sequences of calls, each feeding the next through the schema's links (schemathesis
+    infers them: the session a POST created is the {id} of a later GET, PATCH, append,
+    DELETE), from an empty table, checked against the schema at every step."""
+    headers, cookies = fuzzing_login()
+    steps: list[tuple[str, int]] = []
+
+    class Sequences(fuzzed_schema(staff).as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers, "cookies": cookies}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            steps.append((case.operation.label, response.status_code))
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    with requests_keep_the_test_transaction():
+        Sequences.run(
+            settings=settings(
+                max_examples=STATEFUL_SEQUENCES,
+                stateful_step_count=STATEFUL_STEPS,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    report_figure(f"{len(steps)} calls in {STATEFUL_SEQUENCES} stateful sequences, no failure")
+    # Nothing existed before the run and random ids are never taken: an operation on an
+    # {id} that succeeded was handed the id by a link from the session's creation.
+    linked = {label for label, code in steps if "{id}" in label and 200 <= code < 300}
+    assert len(linked) >= 4, Counter(steps)

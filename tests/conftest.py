@@ -7,12 +7,15 @@ PostgreSQL pass has already run. A PostgreSQL run that cannot reach its server f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.utils import translation
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.chromium import launch_options, watch
 
@@ -46,6 +49,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
 
+
+# Property tests (tests/storage/test_properties.py): a bounded number of examples, the same
+# ones every run, so that a failure reproduces; HYPOTHESIS_PROFILE=explore draws new ones.
+hypothesis_settings.register_profile(
+    "graphflow",
+    max_examples=60,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+hypothesis_settings.register_profile(
+    "explore",
+    parent=hypothesis_settings.get_profile("graphflow"),
+    max_examples=1000,
+    derandomize=False,
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "graphflow"))
 
 _FIGURES = pytest.StashKey[list[str]]()
 

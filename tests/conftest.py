@@ -50,11 +50,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = selected
 
 
-# Property tests (tests/storage/test_properties.py): a bounded number of examples, the same
-# ones every run, so that a failure reproduces; HYPOTHESIS_PROFILE=explore draws new ones.
+# Every hypothesis test: a bounded number of examples (hypothesis's default, where a test
+# sets none), the same ones every run, so that a failure reproduces in CI and locally;
+# HYPOTHESIS_PROFILE=explore draws new ones, ten times as many.
 hypothesis_settings.register_profile(
     "graphflow",
-    max_examples=60,
+    max_examples=100,
     derandomize=True,
     database=None,
     deadline=None,

@@ -74,6 +74,20 @@ def test_on_postgresql_the_example_pools_connections_instead_of_keeping_one_per_
     assert settings_with()["pool_max_size"] is None  # SQLite has no pool
 
 
+def test_the_demo_serves_with_the_examples_runserver_and_its_deeper_listen_queue() -> None:
+    code = """
+import django
+django.setup()
+from django.core.management import get_commands, load_command_class
+app = get_commands()["runserver"]
+print(app, load_command_class(app, "runserver").server_cls.request_queue_size)
+"""
+    result = run_python(code)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["example_project.claims", "128"]
+
+
 def test_a_deployment_sets_debug_hosts_and_its_own_secret_key() -> None:
     shown = settings_with(
         DJANGO_DEBUG="0",

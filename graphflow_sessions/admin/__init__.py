@@ -28,6 +28,7 @@ from . import export
 from .changelist import SessionChangeList
 from .filters import GraphFilter, TaskFilter
 from .forms import SessionForm
+from .overview_page import overview_view
 from .paginator import BoundedCountPaginator
 from .search import search_sessions
 from .transcript import (
@@ -234,6 +235,7 @@ class SessionAdmin(admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
+            path("overview/", wrap(self.overview_view), name="{}_{}_overview".format(*info)),
             path(
                 "<path:object_id>/raw/",
                 wrap(self.raw_context_view),
@@ -246,6 +248,9 @@ class SessionAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        return overview_view(self, request)
 
     def _viewable_object(self, request: HttpRequest, object_id: str) -> Session | None:
         obj = self.get_object(request, object_id)

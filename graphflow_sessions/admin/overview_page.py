@@ -80,11 +80,9 @@ def cached_overview(days: int, *, refresh: bool) -> Overview:
     return overview
 
 
-def list_url(model_admin: ModelAdmin, **params: Any) -> str:
-    url = reverse(
-        f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist",
-        current_app=model_admin.admin_site.name,
-    )
+def list_url(base: str, **params: Any) -> str:
+    """``base`` (the session list's URL) with the filters in ``params``."""
+    url = base
     query = {key: value for key, value in params.items() if value is not None}
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -96,7 +94,7 @@ def range_params(span: IdleRange) -> dict[str, str | None]:
     }
 
 
-def _task_row(model_admin: ModelAdmin, task: TaskWait, scale: int) -> dict[str, Any]:
+def _task_row(base: str, task: TaskWait, scale: int) -> dict[str, Any]:
     where = {"graph_id": task.graph_id, "current_task_id": task.task_id}
     buckets: list[dict[str, Any]] = []
     for key, (count, span) in task.idle.items():
@@ -104,10 +102,10 @@ def _task_row(model_admin: ModelAdmin, task: TaskWait, scale: int) -> dict[str, 
             {
                 "label": IDLE_LABELS[key],
                 "count": count,
-                "url": list_url(model_admin, **where, **range_params(span)),
+                "url": list_url(base, **where, **range_params(span)),
             }
         )
-    unknown_url = list_url(model_admin, **where, updated_at__isnull="True")
+    unknown_url = list_url(base, **where, updated_at__isnull="True")
     segments = [
         charts.Bar(
             bucket["count"],
@@ -118,7 +116,7 @@ def _task_row(model_admin: ModelAdmin, task: TaskWait, scale: int) -> dict[str, 
     ]
     return {
         "task": task,
-        "url": list_url(model_admin, **where),
+        "url": list_url(base, **where),
         "buckets": buckets,
         "unknown_url": unknown_url,
         "bar": charts.stacked_bar(
@@ -141,20 +139,23 @@ def _day_chart(days: list[DayCount], label: str) -> Any:
 
 
 def page_context(model_admin: ModelAdmin, overview: Overview) -> dict[str, Any]:
+    # Reversed once: the page has several links per task.
+    base = reverse(
+        f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist",
+        current_app=model_admin.admin_site.name,
+    )
     graphs = []
     for graph in overview.graphs:
         scale = max((task.total for task in graph.waiting), default=0)
         graphs.append(
             {
                 "graph": graph,
-                "url": list_url(model_admin, graph_id=graph.graph_id),
-                "waiting": [_task_row(model_admin, task, scale) for task in graph.waiting],
+                "url": list_url(base, graph_id=graph.graph_id),
+                "waiting": [_task_row(base, task, scale) for task in graph.waiting],
                 "done": [
                     {
                         "task": task,
-                        "url": list_url(
-                            model_admin, graph_id=task.graph_id, current_task_id=task.task_id
-                        ),
+                        "url": list_url(base, graph_id=task.graph_id, current_task_id=task.task_id),
                     }
                     for task in graph.done
                 ],
@@ -196,7 +197,7 @@ def page_context(model_admin: ModelAdmin, overview: Overview) -> dict[str, Any]:
             {
                 "label": AGE_LABELS[row.key],
                 "row": row,
-                "url": list_url(model_admin, **range_params(row.range)),
+                "url": list_url(base, **range_params(row.range)),
             }
             for row in storage.by_age
         ],
@@ -213,7 +214,7 @@ def page_context(model_admin: ModelAdmin, overview: Overview) -> dict[str, Any]:
         ],
         "cache_seconds": int(app_settings.ADMIN_OVERVIEW_CACHE_SECONDS),
         "refresh_url": f"?days={overview.days}&refresh=1",
-        "list_url": list_url(model_admin),
+        "list_url": list_url(base),
     }
 
 

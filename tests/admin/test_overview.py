@@ -319,6 +319,14 @@ def test_rows_by_age_and_the_prune_preview(admin_client, fixture, on_postgres):
         assert "are shown on PostgreSQL only" in html
 
 
+def test_a_max_messages_that_is_not_a_number_is_no_limit(admin_client):
+    insert_raw(_history(3, None) | {"chat_history": {"messages": [], "max_messages": "ten"}})
+    insert_raw(_history(4, 4))
+    history = _overview(admin_client).context["overview"].history
+    assert (history.limited, history.near_limit, history.over_limit) == (1, 1, 0)
+    assert history.lengths["0"] == 1 and history.lengths["1-9"] == 1
+
+
 def test_without_retention_the_preview_says_nothing_would_be_deleted(
     admin_client, settings, fixture
 ):
@@ -401,7 +409,7 @@ def test_the_numbers_are_cached_and_say_as_of_when(admin_client, settings, fixtu
     assert cached.context["overview"].as_of == first.context["overview"].as_of
     assert not [q for q in queries.captured_queries if "sessions" in q["sql"]]
     html = cached.content.decode()
-    assert "Numbers as of" in html and "Kept for 300 seconds." in html
+    assert "Numbers as of" in html and ", kept for 300 seconds." in html
     assert 'href="?days=30&amp;refresh=1"' in html
     assert _overview(admin_client, days=30, refresh=1).context["overview"].sessions == 10
     assert _overview(admin_client).context["overview"].sessions == 10

@@ -254,6 +254,34 @@ def test_each_wait_link_lists_exactly_the_sessions_it_counts(admin_client, fixtu
         assert html.count(f'href="{url.replace("&", "&amp;")}"') == 2
 
 
+def test_each_age_link_lists_exactly_the_rows_it_counts(admin_client, fixture):
+    by_age = _overview(admin_client).context["by_age"]
+    expected = {"day": {"s1", "s2", "s5", "s7", "s8"}, "week": {"s3"}, "month": {"s4"}}
+    expected["quarter"] = {"s6"}
+    for entry in by_age:
+        names = expected.get(entry["row"].key, set())
+        assert entry["row"].rows == len(names)
+        shown = admin_client.get(entry["url"]).context["cl"].result_list
+        assert {str(s.pk) for s in shown} == {str(fixture.ids[n]) for n in names}
+
+
+@pytest.mark.postgres
+def test_a_sample_is_taken_only_of_one_select_from_the_table():
+    from graphflow_sessions.storage import sql
+
+    statement = 'SELECT 1 FROM "sessions" WHERE "sessions"."graph_id" = %s'
+    assert sql.table_sample(connection, statement, 5) == (
+        'SELECT 1 FROM "sessions" TABLESAMPLE SYSTEM (5.0000) REPEATABLE (0) '
+        'WHERE "sessions"."graph_id" = %s'
+    )
+    with pytest.raises(ValueError, match="one SELECT from the sessions table"):
+        sql.table_sample(
+            connection, 'SELECT 1 FROM "sessions" WHERE 1 IN (SELECT 1 FROM "sessions")', 5
+        )
+    with pytest.raises(ValueError, match="one SELECT from the sessions table"):
+        sql.table_sample(connection, "SELECT 1", 5)
+
+
 def test_message_volume(admin_client, fixture):
     history = _overview(admin_client).context["overview"].history
     assert (history.sampled, history.complete) == (9, True)

@@ -7,7 +7,8 @@
 Loads ``--n`` sessions with ``benchmarks.loader.load_sessions`` (COPY) into an empty
 ``sessions`` table (``--reload`` empties it first), plus one session with a 10,000-message
 history, then requests each page with Django's test Client as a logged-in superuser and
-reports the median time, the SQL query count and the response size. The baseline, measured
+reports the median time, the SQL query count and the response size (the overview page
+uncached: ``ADMIN_OVERVIEW_CACHE_SECONDS`` 0). The baseline, measured
 in the same run on the same rows, is a stock ``ModelAdmin`` (``list_display`` of the columns
 and a message count read from the context, ``list_filter``/``search_fields`` on the text
 columns, ``date_hierarchy``): what a project gets by registering the model plainly.
@@ -128,8 +129,19 @@ def main(argv: list[str] | None = None) -> int:
         ("detail (typical context)", f"{some}/change/", f"{some}/change/"),
         ("detail (10,000 messages)", f"{long_id}/change/", f"{long_id}/change/"),
         ("detail (10,000 messages, newest page)", f"{long_id}/change/?transcript_page=last", None),
+        # The stock admin has no overview: its reference is our own list, timed above.
+        ("overview, 30 days (uncached)", "overview/", None),
+        ("overview, 90 days (uncached)", "overview/?days=90", None),
     ]
-    with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
+    # Uncached overview, with retention rules so its prune preview has work to do.
+    overview_settings = {
+        "ADMIN_OVERVIEW_CACHE_SECONDS": 0,
+        "RETENTION_DAYS": 180,
+        "RETENTION_DAYS_BY_GRAPH": {"billing": 90},
+    }
+    with override_settings(
+        ROOT_URLCONF=__name__, DEBUG=False, GRAPHFLOW_SESSIONS=overview_settings
+    ):
         results = measure_pages(
             client,
             pages,

@@ -38,6 +38,23 @@ DEFAULTS: dict[str, Any] = {
     # Admin search: words are looked for in the newest this-many sessions of the current list
     # (their contexts must be read, so the work is bounded); None searches every session.
     "ADMIN_SEARCH_WINDOW": 2_000,
+    # Admin list: show a count beside each filter choice (Django's facets). Off by default:
+    # each count is counted only up to ADMIN_COUNT_LIMIT, but every choice is one more count.
+    "ADMIN_SHOW_FACETS": False,
+    # Admin overview: seconds its numbers are kept in Django's cache (0: computed per view),
+    # and the cache alias used.
+    "ADMIN_OVERVIEW_CACHE_SECONDS": 300,
+    "ADMIN_OVERVIEW_CACHE": "default",
+    # Admin overview: the tasks that mean "finished" (graph-flow records no completion):
+    # a dict {graph_id: [task_id, ...]} ("*" for every graph), or the dotted path of
+    # ``finished(graph_id, task_id) -> bool``; empty: every session counts as in progress.
+    "ADMIN_OVERVIEW_FINISHED_TASKS": {},
+    # Admin overview: history lengths are read from the newest this-many sessions (their
+    # contexts must be read, so the work is bounded).
+    "ADMIN_OVERVIEW_SAMPLE": 2_000,
+    # Admin overview (PostgreSQL): tables the planner estimates above this many rows have
+    # every count and size estimated from a sample of about this many rows' pages.
+    "ADMIN_OVERVIEW_SCAN_LIMIT": 20_000,
     # Retention: default age in days (None keeps forever) and per-graph ages in days.
     "RETENTION_DAYS": None,
     "RETENTION_DAYS_BY_GRAPH": {},

@@ -25,6 +25,7 @@ from django.db.models import (
     BooleanField,
     Expression,
     F,
+    FloatField,
     Func,
     IntegerField,
     JSONField,
@@ -36,10 +37,12 @@ from django.db.models.sql import Query
 __all__ = [
     "PREVIEW_CHARS",
     "ContextContainsText",
+    "HistoryLimit",
     "HistoryOverLimit",
     "LastMessageField",
     "MessageCount",
     "MessagesSlice",
+    "StoredSize",
     "TrimmedHistory",
     "expression_sql",
     "like_pattern",
@@ -174,6 +177,44 @@ class MessagesSlice(_ContextFunc):
             "WHERE key >= %s AND key < %s ORDER BY key) AS m)"
         )
         return sql, [*params, *self._bounds()]
+
+
+class HistoryLimit(_ContextFunc):
+    """``chat_history.max_messages`` as a number, or NULL when the history is unbounded
+    (null) or the stored value is not a number. PostgreSQL and SQLite."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        limit = _PG_MAX_MESSAGES.format(column=column)
+        limit_text = _PG_MAX_MESSAGES_TEXT.format(column=column)
+        return f"CASE WHEN jsonb_typeof({limit}) = 'number' THEN {limit_text}::float8 END", (
+            params * 2
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        path = "'$.chat_history.max_messages'"
+        sql = (
+            f"CASE WHEN json_valid({column}) THEN CASE WHEN json_type({column}, {path}) "
+            f"IN ('integer', 'real') THEN json_extract({column}, {path}) END END"
+        )
+        return sql, params * 3
+
+
+class StoredSize(Func):
+    """Bytes a column takes on disk as stored (compressed, TOAST included), read from the
+    value's header or TOAST pointer: a context is never decompressed or fetched from TOAST.
+    PostgreSQL."""
+
+    function = "pg_column_size"
+    output_field = IntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        if connection.vendor != "postgresql":
+            raise NotImplementedError(f"StoredSize is not written for {connection.vendor}")
+        return super().as_sql(compiler, connection, *args, **extra)
 
 
 def like_pattern(text: str) -> str:

@@ -77,6 +77,11 @@ class Session(models.Model):
             models.Index(fields=["current_task_id", "updated_at"], name="gfs_task_updated_idx"),
             # Created-date filters and the admin's date drill-down.
             models.Index(fields=["created_at"], name="gfs_created_idx"),
+            # The overview's "where sessions wait": sessions per graph, task and idle time,
+            # counted from this index alone (an index-only scan, no row read).
+            models.Index(
+                fields=["graph_id", "current_task_id", "updated_at"], name="gfs_graph_task_idx"
+            ),
         ]
         verbose_name = _("session")
         verbose_name_plural = _("sessions")

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .conf import app_settings
@@ -97,6 +98,20 @@ class RetentionRule:
         else:
             where = "all graphs"
         return f"{where}, not updated for {_format_age(self.age)}"
+
+    def cutoff(self, now: datetime) -> datetime:
+        """Sessions last updated before this moment are stale at ``now``."""
+        return now - self.age
+
+    def stale(self, cutoff: datetime) -> Q:
+        """The sessions this rule deletes at ``cutoff`` (NULL ``updated_at``: no known age,
+        never stale), as a condition for a queryset or a filtered aggregate."""
+        condition = Q(updated_at__lt=cutoff)
+        if self.graph_id is not None:
+            condition &= Q(graph_id=self.graph_id)
+        elif self.except_graphs:
+            condition &= ~Q(graph_id__in=self.except_graphs)
+        return condition
 
 
 def _days(value: Any, key: str) -> timedelta | None:
@@ -190,8 +205,8 @@ def prune_sessions(
     started = time.perf_counter()
     now = timezone.now()
     for rule in rules:
-        cutoff = now - rule.age
-        queryset = _stale(Session.objects.using(alias), rule, cutoff)
+        cutoff = rule.cutoff(now)
+        queryset = Session.objects.using(alias).filter(rule.stale(cutoff))
         if dry_run:
             count = queryset.count()
         else:
@@ -200,15 +215,6 @@ def prune_sessions(
         result.deleted += count
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _stale(queryset: Any, rule: RetentionRule, cutoff: datetime) -> Any:
-    queryset = queryset.filter(updated_at__lt=cutoff)
-    if rule.graph_id is not None:
-        queryset = queryset.filter(graph_id=rule.graph_id)
-    elif rule.except_graphs:
-        queryset = queryset.exclude(graph_id__in=rule.except_graphs)
-    return queryset
 
 
 def _delete_in_batches(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.filters import DateFieldListFilter
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import truncatechars
@@ -26,8 +25,10 @@ from ..routers import sessions_database
 from ..storage import DatabaseSessionStorage
 from . import export
 from .changelist import SessionChangeList
+from .facets import BoundedDateFieldListFilter
 from .filters import GraphFilter, TaskFilter
 from .forms import SessionForm
+from .overview_page import overview_view
 from .paginator import BoundedCountPaginator
 from .search import search_sessions
 from .transcript import (
@@ -70,8 +71,8 @@ class SessionAdmin(admin.ModelAdmin):
     list_filter = (
         GraphFilter,
         TaskFilter,
-        ("updated_at", DateFieldListFilter),
-        ("created_at", DateFieldListFilter),
+        ("updated_at", BoundedDateFieldListFilter),
+        ("created_at", BoundedDateFieldListFilter),
     )
     date_hierarchy = "updated_at"
     ordering = ("-updated_at",)
@@ -83,7 +84,12 @@ class SessionAdmin(admin.ModelAdmin):
     )
     paginator = BoundedCountPaginator
     show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
+
+    @property
+    def show_facets(self) -> admin.ShowFacets:  # type: ignore[override]
+        # Read at request time, so the setting (and override_settings) applies at once.
+        return admin.ShowFacets.ALLOW if app_settings.ADMIN_SHOW_FACETS else admin.ShowFacets.NEVER
+
     list_per_page = 100
     actions = ("export_json", "export_json_lines", "export_markdown", "export_text")
     readonly_fields = (
@@ -234,6 +240,7 @@ class SessionAdmin(admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
+            path("overview/", wrap(self.overview_view), name="{}_{}_overview".format(*info)),
             path(
                 "<path:object_id>/raw/",
                 wrap(self.raw_context_view),
@@ -246,6 +253,9 @@ class SessionAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        return overview_view(self, request)
 
     def _viewable_object(self, request: HttpRequest, object_id: str) -> Session | None:
         obj = self.get_object(request, object_id)

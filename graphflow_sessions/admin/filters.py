@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..routers import list_database
 from ..storage import sql
+from .facets import BoundedFacetsMixin
 
 MAX_CHOICES = 50
 
@@ -31,7 +32,7 @@ def distinct_values(queryset: QuerySet[Any], column: str, limit: int = MAX_CHOIC
         return [row[0] for row in cursor.fetchall()]
 
 
-class _DistinctValueFilter(admin.SimpleListFilter):
+class _DistinctValueFilter(BoundedFacetsMixin, admin.SimpleListFilter):
     column: str
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:

@@ -33,6 +33,8 @@ __all__ = [
     "row_estimate",
     "session_model",
     "supports_upsert",
+    "table_sample",
+    "table_sizes",
 ]
 
 #: The version of a newly created row (graph-flow 0.6 stores a new row at ``$6 + 1``, 1
@@ -121,6 +123,33 @@ def row_estimate(connection: Any) -> tuple[str, list[Any]] | None:
         return None
     table = connection.ops.quote_name(session_model()._meta.db_table)
     return "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [table]
+
+
+def table_sizes(connection: Any) -> tuple[str, list[Any]] | None:
+    """The table's planner row estimate and its sizes in bytes from PostgreSQL's catalogue
+    (no row is read): heap, TOAST (with its index), indexes, total. None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    return (
+        "SELECT reltuples::bigint, pg_relation_size(oid), "
+        "COALESCE(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0), "
+        "pg_indexes_size(oid), pg_total_relation_size(oid) "
+        "FROM pg_class WHERE oid = to_regclass(%s)",
+        [table],
+    )
+
+
+def table_sample(connection: Any, statement: str, percent: float) -> str:
+    """``statement`` (a SELECT from the sessions table, as the ORM compiled it) reading only
+    about ``percent`` % of the table's pages, the same pages every time (PostgreSQL's
+    ``TABLESAMPLE SYSTEM ... REPEATABLE``): a bounded pass over a huge table."""
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    source = f"FROM {table}"
+    if connection.vendor != "postgresql" or statement.count(source) != 1:
+        raise ValueError("table_sample needs one SELECT from the sessions table on PostgreSQL")
+    share = min(max(float(percent), 0.0001), 100.0)
+    return statement.replace(source, f"{source} TABLESAMPLE SYSTEM ({share:.4f}) REPEATABLE (0)")
 
 
 class Statements:

@@ -3,8 +3,6 @@ HTML payload, and check what a person sees (roles, order, text, no alert ever ru
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.support.admin import (
@@ -18,17 +16,7 @@ from tests.support.admin import (
 )
 from tests.support.chromium import log_in, screenshot
 
-# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
-# the ORM calls that set up the data.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def superuser(django_user_model):
-    django_user_model.objects.create_superuser("admin", "admin@example.com", "secret-pw")
-    return "admin", "secret-pw"
 
 
 def _hostile_long_session():

@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString
 
 register = template.Library()
 
-SHORT_FORMAT = "%Y-%m-%d %H:%M"
+DAY_FORMAT, CLOCK_FORMAT = "%Y-%m-%d", "%H:%M"
 FULL_FORMAT = "%Y-%m-%d %H:%M:%S %Z (UTC%z)"
 
 
@@ -38,7 +38,7 @@ def session_time(moment: datetime | None, exact: str | None = None) -> SafeStrin
         return format_html(
             '<time class="gfs-time" title="{}">{}</time>',
             moment.strftime("%Y-%m-%d %H:%M:%S"),
-            moment.strftime(SHORT_FORMAT),
+            _short(moment),
         )
     local = timezone.localtime(moment)
     utc = _utc_text(moment)
@@ -47,5 +47,14 @@ def session_time(moment: datetime | None, exact: str | None = None) -> SafeStrin
         utc,
         local.strftime(FULL_FORMAT),
         exact or utc,
-        local.strftime(SHORT_FORMAT),
+        _short(local),
+    )
+
+
+def _short(moment: datetime) -> SafeString:
+    # The date never breaks at its hyphens: in a narrow column the time goes below it.
+    return format_html(
+        '<span class="gfs-day">{}</span> {}',
+        moment.strftime(DAY_FORMAT),
+        moment.strftime(CLOCK_FORMAT),
     )

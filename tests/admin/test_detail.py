@@ -67,7 +67,7 @@ def test_message_newlines_are_kept_and_times_show_local_with_utc_on_hover(admin_
     # 12:00 UTC is 13:00 in Paris in March; the stored text is on hover.
     assert (
         'title="2026-03-01 13:00:00 CET (UTC+0100) · 2026-03-01T12:00:00Z UTC">'
-        "2026-03-01 13:00</time>"
+        '<span class="gfs-day">2026-03-01</span> 13:00</time>'
     ) in html
 
 

@@ -255,3 +255,35 @@ def test_a_filter_value_with_a_nul_character_is_an_admin_error_not_a_crash(admin
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
     assert _list(admin_client, e="1").context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize(
+    ("task", "shown"),
+    [
+        (RUST_TASK, "InitialClaimQueryTask"),
+        ("workflows/claims/collect_details", "collect_details"),
+        ("crate::flows/step", "step"),
+        ("plain", "plain"),
+        ("ends::", "ends::"),
+    ],
+)
+def test_the_list_shows_a_task_paths_last_part_and_the_whole_on_hover(admin_client, task, shown):
+    make_session(task=task)
+    html = _list(admin_client).content.decode()
+    assert f'<span class="gfs-task gfs-clamp" title="{task}">{shown}</span>' in html
+
+
+def test_list_and_session_page_write_times_the_same_way_in_the_viewers_zone(admin_client):
+    session = make_session(created_at=BASE_TIME, updated_at=BASE_TIME + timedelta(hours=1))
+    expected = (
+        '<time class="gfs-time" datetime="2026-03-01T13:00:00.000Z" '
+        'title="2026-03-01 22:00:00 JST (UTC+0900) · 2026-03-01T13:00:00.000Z UTC">'
+        '<span class="gfs-day">2026-03-01</span> 22:00</time>'
+    )
+    with override_settings(TIME_ZONE="Asia/Tokyo"):
+        listed = _list(admin_client).content.decode()
+        page = admin_client.get(
+            reverse("admin:graphflow_sessions_session_change", args=[session.pk])
+        ).content.decode()
+    assert f'<td class="field-updated">{expected}</td>' in listed
+    assert expected in page  # the bookkeeping fields

@@ -112,3 +112,39 @@ def test_an_older_page_says_how_many_messages_wait_and_links_to_them(
     page.click(".gfs-live a")
     page.wait_for_selector("li.gfs-message[data-number='14']")
     assert page.locator("li.gfs-message").count() == 4  # the last page: 11 to 14
+
+
+def test_polls_slow_down_while_the_session_is_idle_and_speed_up_after_a_change(
+    live_server, watched_page, superuser, settings
+):
+    settings.GRAPHFLOW_SESSIONS = {"ADMIN_LIVE_POLL_SECONDS": (0.5, 2)}
+    session = make_session(context=chat_context(2))
+    page = watched_page
+    # When each poll starts, as the page's own clock sees it.
+    page.add_init_script(
+        """(() => {
+            const fetch = window.fetch;
+            window.gfsPolls = [];
+            window.fetch = function (url, options) {
+                if (String(url).includes("/live/")) window.gfsPolls.push(performance.now());
+                return fetch.call(this, url, options);
+            };
+        })()"""
+    )
+    log_in(page, live_server.url, *superuser)
+    page.goto(_change_url(live_server.url, session))
+    page.wait_for_function("window.gfsPolls.length >= 6", timeout=20_000)
+    polls = page.evaluate("window.gfsPolls")
+    gaps = [(later - earlier) / 1000 for earlier, later in zip(polls, polls[1:], strict=False)]
+    assert gaps[0] < gaps[1] < gaps[2], gaps  # 0.5 s, 0.75 s, 1.1 s...
+    assert all(gap < 2 + 0.5 for gap in gaps), gaps  # ...never more than the longest wait
+
+    storage = DatabaseSessionStorage(using=sessions_database())
+    stored = storage.get(str(session.pk))
+    stored.context.add_message("User", "wake up")
+    storage.save(stored)
+    page.wait_for_selector("li.gfs-message.gfs-new[data-number='3']", timeout=10_000)
+    seen = page.evaluate("window.gfsPolls.length")
+    page.wait_for_function(f"window.gfsPolls.length >= {seen + 1}", timeout=10_000)
+    polls = page.evaluate("window.gfsPolls")
+    assert (polls[seen] - polls[seen - 1]) / 1000 < 1.0  # back to the shortest wait

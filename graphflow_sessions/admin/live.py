@@ -38,6 +38,9 @@ from .transcript import transcript_message
 #: and whether the page shows the newest messages (then it wants them, else only a count).
 AFTER, ANCHOR, APPEND = "after", "anchor", "append"
 
+#: The shortest wait between polls, whatever ADMIN_LIVE_POLL_SECONDS says.
+MIN_POLL_SECONDS = 0.25
+
 MESSAGE_TEMPLATE = "admin/graphflow_sessions/session/transcript_message.html"
 
 
@@ -57,6 +60,8 @@ def poll_seconds() -> tuple[float, float] | None:
     if setting is None:
         return None
     shortest, longest = (float(value) for value in setting)
+    # Never a tight loop: every open page would poll the database as fast as it answers.
+    shortest = max(shortest, MIN_POLL_SECONDS)
     return shortest, max(longest, shortest)
 
 
@@ -65,14 +70,15 @@ def page_state(url: str, obj: Session, messages: list[SerializableMessage], newe
     seconds = poll_seconds()
     if seconds is None:
         return None
+    # Numbers as text: a template would localize them ("0,5", "10.000"), which the script
+    # and the poll's parameters must not see.
     return {
         "url": url,
-        "after": len(messages),
+        "after": str(len(messages)),
         "anchor": digest_of(messages[-1]) if messages else "",
         "etag": session_etag(obj),
         "append": newest,
-        "poll_min": seconds[0],
-        "poll_max": seconds[1],
+        "poll": f"{seconds[0]:g} {seconds[1]:g}",
     }
 
 

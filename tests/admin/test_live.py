@@ -24,13 +24,13 @@ from tests.support.admin import XSS_IMG, XSS_SCRIPT, chat_context, make_session,
 
 pytestmark = pytest.mark.django_db
 
-LIVE_ATTRIBUTES = re.compile(r'data-live-(url|after|anchor|etag|append)="([^"]*)"')
+LIVE_ATTRIBUTES = re.compile(r'data-live-(url|after|anchor|etag|append|poll)="([^"]*)"')
 
 
-def _live_state(client, session_id, **params) -> dict[str, str]:
+def _live_state(client, session_id, *, HTTP_ACCEPT_LANGUAGE="en", **params) -> dict[str, str]:
     """The data-live-* attributes of the session page (what transcript.js starts from)."""
     url = reverse("admin:graphflow_sessions_session_change", args=[session_id])
-    page = client.get(url, params).content.decode()
+    page = client.get(url, params, HTTP_ACCEPT_LANGUAGE=HTTP_ACCEPT_LANGUAGE).content.decode()
     return {name: html_lib.unescape(value) for name, value in LIVE_ATTRIBUTES.findall(page)}
 
 
@@ -225,6 +225,22 @@ def test_sessions_the_user_cannot_see_are_not_found_or_forbidden():
         poll(other)
     with pytest.raises(PermissionDenied):
         poll(private)
+
+
+def test_the_page_writes_its_numbers_unlocalized_for_the_script(admin_client, settings):
+    settings.USE_THOUSAND_SEPARATOR = True
+    settings.GRAPHFLOW_SESSIONS = {"ADMIN_LIVE_POLL_SECONDS": (0.5, 12.5)}
+    session = make_session(context=chat_context(1234))
+    # German writes 0,5 and 1.234; the script and the poll need 0.5 and 1234.
+    state = _live_state(admin_client, session.pk, HTTP_ACCEPT_LANGUAGE="de")
+    assert (state["poll"], state["after"]) == ("0.5 12.5", "1234")
+    assert _poll(admin_client, state).status_code == 200
+
+
+def test_polls_never_come_faster_than_a_quarter_second(admin_client, settings):
+    settings.GRAPHFLOW_SESSIONS = {"ADMIN_LIVE_POLL_SECONDS": (0, 0)}
+    session = make_session()
+    assert _live_state(admin_client, session.pk)["poll"] == "0.25 0.25"
 
 
 def test_live_transcripts_can_be_turned_off(admin_client):

@@ -364,7 +364,11 @@ class SessionAdmin(admin.ModelAdmin):
             "gfs_urls": urls,
             "gfs_transcript": page,
             "gfs_live": live.page_state(
-                live_url, obj, context.get_all_messages(), page.number == page.num_pages
+                live_url,
+                obj,
+                context.get_all_messages(),
+                first=page.first_number,
+                newest=page.number == page.num_pages,
             ),
             "gfs_page_parameter": PAGE_PARAMETER,
             "gfs_max_messages": context.max_messages,

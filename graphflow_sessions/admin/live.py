@@ -35,13 +35,15 @@ from ..models import Session
 from .transcript import transcript_message
 
 #: GET parameters of a poll: how many messages the page knows, the digest of the last one,
-#: and whether the page shows the newest messages (then it wants them, else only a count).
-AFTER, ANCHOR, APPEND = "after", "anchor", "append"
+#: whether the page shows the newest messages (then it wants them, else only a count), and
+#: the number of the first message it shows (for its "Messages 201-250 of 250" line).
+AFTER, ANCHOR, APPEND, FIRST = "after", "anchor", "append", "first"
 
 #: The shortest wait between polls, whatever ADMIN_LIVE_POLL_SECONDS says.
 MIN_POLL_SECONDS = 0.25
 
 MESSAGE_TEMPLATE = "admin/graphflow_sessions/session/transcript_message.html"
+COUNT_TEMPLATE = "admin/graphflow_sessions/session/transcript_count.html"
 
 
 def message_digest(role: str, timestamp: str, content: str) -> str:
@@ -65,7 +67,9 @@ def poll_seconds() -> tuple[float, float] | None:
     return shortest, max(longest, shortest)
 
 
-def page_state(url: str, obj: Session, messages: list[SerializableMessage], newest: bool) -> Any:
+def page_state(
+    url: str, obj: Session, messages: list[SerializableMessage], first: int, newest: bool
+) -> Any:
     """What the session page hands its script, or None when live transcripts are off."""
     seconds = poll_seconds()
     if seconds is None:
@@ -74,6 +78,7 @@ def page_state(url: str, obj: Session, messages: list[SerializableMessage], newe
     # and the poll's parameters must not see.
     return {
         "url": url,
+        "first": str(first),
         "after": str(len(messages)),
         "anchor": digest_of(messages[-1]) if messages else "",
         "etag": session_etag(obj),
@@ -89,6 +94,7 @@ class Position:
     after: int
     anchor: str
     append: bool
+    first: int
 
     @classmethod
     def from_query(cls, query: Any) -> Position:
@@ -102,7 +108,11 @@ class Position:
         anchor = query.get(ANCHOR, "")
         if after and not (len(anchor) == 32 and all(c in "0123456789abcdef" for c in anchor)):
             raise ValueError(_("anchor must be the digest of message number after."))
-        return cls(after, anchor, query.get(APPEND) == "1")
+        try:
+            first = int(query.get(FIRST) or 0)
+        except ValueError:
+            raise ValueError(_("first must be a whole number of messages.")) from None
+        return cls(after, anchor, query.get(APPEND) == "1", min(max(first, 0), after))
 
 
 def find(queryset: QuerySet[Any], object_id: str) -> Session | None:
@@ -206,6 +216,9 @@ def _answer(position: Position, count: int | None, tail: list[Any]) -> dict[str,
     )
     return {
         "total": count,
+        "summary": render_to_string(
+            COUNT_TEMPLATE, {"first": position.first or 1, "last": after, "total": count}
+        ).strip(),
         "after": after,
         "anchor": digest_of(shown[-1]) if shown else position.anchor,
         "new": len(shown),

@@ -24,7 +24,7 @@ from tests.support.admin import XSS_IMG, XSS_SCRIPT, chat_context, make_session,
 
 pytestmark = pytest.mark.django_db
 
-LIVE_ATTRIBUTES = re.compile(r'data-live-(url|after|anchor|etag|append|poll)="([^"]*)"')
+LIVE_ATTRIBUTES = re.compile(r'data-live-(url|first|after|anchor|etag|append|poll)="([^"]*)"')
 
 
 def _live_state(client, session_id, *, HTTP_ACCEPT_LANGUAGE="en", **params) -> dict[str, str]:
@@ -36,6 +36,7 @@ def _live_state(client, session_id, *, HTTP_ACCEPT_LANGUAGE="en", **params) -> d
 
 def _poll(client, state, *, etag=None, **params):
     query = {
+        "first": state["first"],
         "after": state["after"],
         "anchor": state["anchor"],
         "append": "1" if state["append"] == "true" else "0",
@@ -93,6 +94,7 @@ def test_new_messages_come_alone_and_marked_new(admin_client):
     assert "message 250" not in answer["html"]  # the history is not sent again
     assert (answer["total"], answer["after"], answer["new"], answer["more"]) == (252, 252, 2, False)
     assert answer["notice"] == "2 new messages."
+    assert answer["summary"] == "Messages 201–252 of 252, oldest first."
     assert response["ETag"] != state["etag"]
     assert "no-store" in response["Cache-Control"]
 
@@ -111,6 +113,7 @@ def test_a_long_way_behind_comes_in_batches(admin_client, settings):
     first = _poll(admin_client, state).json()
     assert _numbers(first["html"]) == list(range(6, 16))
     assert first["more"] is True
+    assert first["summary"] == "Messages 1–15 of 30, oldest first."
     second = _poll(admin_client, {**state, "after": first["after"], "anchor": first["anchor"]})
     assert _numbers(second.json()["html"]) == list(range(16, 26))
 
@@ -167,6 +170,7 @@ def test_a_history_that_shrank_or_changed_asks_for_a_reload(admin_client, how):
         ({"after": "-1"}, "after must be between 0"),
         ({"after": str(2**40)}, "after must be between 0"),
         ({"after": "2", "anchor": "nope"}, "anchor must be the digest"),
+        ({"after": "0", "first": "one"}, "first must be a whole number"),
     ],
 )
 def test_bad_poll_parameters_say_what_is_wrong(admin_client, params, error):

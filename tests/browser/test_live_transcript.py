@@ -59,6 +59,7 @@ def test_a_message_from_another_process_appears_without_a_reload(
     assert new.locator("script").count() == 0
     assert new.locator(".gfs-new-badge").inner_text() == "new"
     assert page.locator(".gfs-live").inner_text() == "1 new message."
+    assert page.locator(".gfs-count").inner_text() == "Messages 1–4 of 4, oldest first."
     numbers = page.locator("li.gfs-message").evaluate_all("els => els.map(e => e.dataset.number)")
     assert numbers == ["1", "2", "3", "4"]  # the history was not appended again
     new.scroll_into_view_if_needed()

@@ -65,6 +65,7 @@ document.addEventListener("DOMContentLoaded", function () {
     if (answer.html) {
       appendMessages(answer.html);
       show(answer.notice);
+      section.querySelector(".gfs-count").textContent = answer.summary;
     }
     after = String(answer.after);
     anchor = answer.anchor;
@@ -74,7 +75,9 @@ document.addEventListener("DOMContentLoaded", function () {
     timer = null;
     busy = true;
     const url = new URL(section.dataset.liveUrl, window.location.href);
-    url.search = new URLSearchParams({after: after, anchor: anchor, append: append ? "1" : "0"});
+    url.search = new URLSearchParams({
+      after: after, anchor: anchor, append: append ? "1" : "0", first: section.dataset.liveFirst,
+    });
     const headers = {"Accept": "application/json"};
     if (etag) {
       headers["If-None-Match"] = etag;

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_ALLOW_EDITS": False,
     # Messages per page on the admin transcript.
     "ADMIN_TRANSCRIPT_PAGE_SIZE": 200,
+    # Admin transcript: seconds between polls for new messages while the page is visible,
+    # from the shortest (after a change) growing to the longest (while the session is idle);
+    # None turns live transcripts off.
+    "ADMIN_LIVE_POLL_SECONDS": (2, 10),
     # Admin list: count filtered results up to this many (then "more than N"); unfiltered
     # lists of larger PostgreSQL tables show the planner's row estimate instead of COUNT(*).
     "ADMIN_COUNT_LIMIT": 10_000,

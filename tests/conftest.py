@@ -137,7 +137,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    # New York: the admin shows times in the browser's zone, UTC on hover.
+    # New York: the admin shows times in Django's zone, never the browser's (a test sets both).
     viewport = {"width": 1400, "height": 1000}
     return {**browser_context_args, "viewport": viewport, "timezone_id": "America/New_York"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import truncatechars
@@ -23,7 +24,8 @@ from ..conf import app_settings
 from ..models import Session
 from ..routers import sessions_database
 from ..storage import DatabaseSessionStorage
-from . import export
+from ..templatetags.graphflow_sessions_time import session_time
+from . import export, live
 from .changelist import SessionChangeList
 from .facets import BoundedDateFieldListFilter
 from .filters import GraphFilter, TaskFilter
@@ -54,6 +56,12 @@ def breakable_task_id(task_id: str) -> SafeString:
     return format_html_join(mark_safe("::<wbr>"), "{}", ((part,) for part in parts))
 
 
+def task_name(task_id: str) -> str:
+    """The last part of a task path (after the last ``::`` or ``/``): what tells tasks apart
+    in a narrow column."""
+    return task_id.rsplit("::", 1)[-1].rsplit("/", 1)[-1] or task_id
+
+
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
     form = SessionForm
@@ -64,8 +72,8 @@ class SessionAdmin(admin.ModelAdmin):
         "status",
         "messages_count",
         "last_message",
-        "created_at",
-        "updated_at",
+        "created",
+        "updated",
     )
     list_display_links = ("short_id",)
     list_filter = (
@@ -96,8 +104,8 @@ class SessionAdmin(admin.ModelAdmin):
         "id",
         "current_task_display",
         "status_display",
-        "created_at",
-        "updated_at",
+        "created",
+        "updated",
         "version",
     )
     change_form_template = "admin/graphflow_sessions/session/change_form.html"
@@ -160,15 +168,17 @@ class SessionAdmin(admin.ModelAdmin):
         return format_html('<code class="gfs-id" title="{}">{}</code>', full, full[:8])
 
     @admin.display(description=_("graph"))
-    def graph(self, obj: Session) -> str:
-        return obj.graph_id
+    def graph(self, obj: Session) -> SafeString:
+        return format_html(
+            '<span class="gfs-graph gfs-clamp" title="{}">{}</span>', obj.graph_id, obj.graph_id
+        )
 
     @admin.display(description=_("current task"))
     def task(self, obj: Session) -> SafeString:
         return format_html(
-            '<span class="gfs-task" title="{}">{}</span>',
+            '<span class="gfs-task gfs-clamp" title="{}">{}</span>',
             obj.current_task_id,
-            breakable_task_id(obj.current_task_id),
+            task_name(obj.current_task_id),
         )
 
     @admin.display(description=_("status message"))
@@ -177,7 +187,7 @@ class SessionAdmin(admin.ModelAdmin):
         if not text:
             return "-"
         return format_html(
-            '<span class="gfs-status" title="{}">{}</span>',
+            '<span class="gfs-status gfs-clamp" title="{}">{}</span>',
             text,
             truncatechars(text, STATUS_CHARS),
         )
@@ -195,13 +205,25 @@ class SessionAdmin(admin.ModelAdmin):
         role = getattr(obj, "last_message_role", None) or "?"
         label = ROLE_LABELS.get(ROLES_BY_NAME.get(role), role)  # type: ignore[arg-type]
         return format_html(
-            '<span class="gfs-preview"><span class="gfs-role-badge gfs-role-{}">{}</span> '
-            '<span title="{}">{}</span></span>',
+            '<span class="gfs-preview gfs-clamp">'
+            '<span class="gfs-role-badge gfs-role-{}">{}</span> <span title="{}">{}</span></span>',
             role.lower(),
             label,
             preview,
             truncatechars(preview.replace("\n", " "), PREVIEW_CHARS),
         )
+
+    @admin.display(
+        description=Session._meta.get_field("created_at").verbose_name, ordering="created_at"
+    )
+    def created(self, obj: Session) -> SafeString | str:
+        return session_time(obj.created_at)
+
+    @admin.display(
+        description=Session._meta.get_field("updated_at").verbose_name, ordering="updated_at"
+    )
+    def updated(self, obj: Session) -> SafeString | str:
+        return session_time(obj.updated_at)
 
     # One session ------------------------------------------------------------------------
 
@@ -220,7 +242,7 @@ class SessionAdmin(admin.ModelAdmin):
             (None, {"fields": ["id", *main]}),
             (
                 _("Bookkeeping"),
-                {"fields": ["created_at", "updated_at", "version"], "classes": ["collapse"]},
+                {"fields": ["created", "updated", "version"], "classes": ["collapse"]},
             ),
         ]
 
@@ -247,6 +269,11 @@ class SessionAdmin(admin.ModelAdmin):
                 name="{}_{}_raw".format(*info),
             ),
             path(
+                "<path:object_id>/live/",
+                wrap(self.live_view),
+                name="{}_{}_live".format(*info),
+            ),
+            path(
                 "<path:object_id>/transcript.<str:kind>",
                 wrap(self.transcript_view),
                 name="{}_{}_transcript".format(*info),
@@ -271,6 +298,19 @@ class SessionAdmin(admin.ModelAdmin):
         if obj is None:
             return self._missing(request, object_id)
         return export.raw_context_response(obj, download="download" in request.GET)
+
+    def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The messages added since the page was drawn (``live.py``); the change page's
+        checks: the view permission, and the session among those the admin shows."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        queryset = self.get_queryset(request)
+        obj = live.find(queryset, object_id)
+        if obj is None:
+            return self._missing(request, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return live.tail_response(request, queryset, obj)
 
     def transcript_view(self, request: HttpRequest, object_id: str, kind: str) -> HttpResponse:
         obj = self._viewable_object(request, object_id)
@@ -328,9 +368,18 @@ class SessionAdmin(admin.ModelAdmin):
                 "gfs_raw_truncated": truncated,
             }
         context = obj.context
+        page = transcript_page(context, request.GET.get(PAGE_PARAMETER))
+        live_url = reverse("admin:{}_{}_live".format(*info), args=[obj.pk])
         return {
             "gfs_urls": urls,
-            "gfs_transcript": transcript_page(context, request.GET.get(PAGE_PARAMETER)),
+            "gfs_transcript": page,
+            "gfs_live": live.page_state(
+                live_url,
+                obj,
+                context.get_all_messages(),
+                first=page.first_number,
+                newest=page.number == page.num_pages,
+            ),
             "gfs_page_parameter": PAGE_PARAMETER,
             "gfs_max_messages": context.max_messages,
             "gfs_data": data_entries(context.data),

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
@@ -40,8 +39,7 @@ class TranscriptMessage:
     role_label: str
     content: str
     timestamp_text: str  # exactly as stored (RFC 3339, UTC)
-    local_time: str  # in the active time zone; the browser rewrites it into its own
-    iso_utc: str  # for <time datetime>, millisecond precision (what browsers parse)
+    moment: datetime | None  # None when the text is no calendar date (February 30)
 
 
 @dataclass
@@ -59,26 +57,18 @@ class TranscriptPage:
         return self.num_pages > 1
 
 
-def _transcript_message(number: int, message: SerializableMessage) -> TranscriptMessage:
-    text = message.timestamp_text
+def transcript_message(number: int, message: SerializableMessage) -> TranscriptMessage:
     try:
         moment: datetime | None = message.timestamp
     except ValueError:  # passes the RFC 3339 pattern, not the calendar (February 30)
         moment = None
-    if moment is None:
-        local, iso = text, ""
-    else:
-        local_moment = timezone.localtime(moment)
-        local = f"{formats.date_format(local_moment, 'DATETIME_FORMAT')} {local_moment:%Z}"
-        iso = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return TranscriptMessage(
         number=number,
         role=message.role.value,
         role_label=str(ROLE_LABELS[message.role]),
         content=message.content,
-        timestamp_text=text,
-        local_time=local,
-        iso_utc=iso,
+        timestamp_text=message.timestamp_text,
+        moment=moment,
     )
 
 
@@ -102,7 +92,7 @@ def transcript_page(context: Context, requested: str | None) -> TranscriptPage:
     start = (number - 1) * size
     shown = messages[start : start + size]
     return TranscriptPage(
-        messages=[_transcript_message(start + i + 1, m) for i, m in enumerate(shown)],
+        messages=[transcript_message(start + i + 1, m) for i, m in enumerate(shown)],
         number=number,
         num_pages=num_pages,
         total=total,

@@ -1,15 +1,9 @@
-"""Conditional requests: an ETag per stored state, If-Match on writes, If-None-Match on reads.
-
-The ETag combines ``version`` (graph-flow 0.6's optimistic-locking counter) with
-``updated_at``: writers that predate the version column (graph-flow 0.5 services) still move
-``updated_at`` on every save, so their writes change the ETag too. Comparison is strong
-(RFC 9110 section 13.1.1): a weak tag never satisfies If-Match.
+"""Conditional requests: an ETag per stored state (``etags.py``), If-Match on writes,
+If-None-Match on reads. Comparison is strong (RFC 9110 section 13.1.1): a weak tag never
+satisfies If-Match.
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
@@ -18,8 +12,6 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
 from ..conf import app_settings
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class PreconditionFailed(APIException):
@@ -35,15 +27,6 @@ class PreconditionRequired(APIException):
         '(GRAPHFLOW_SESSIONS["API_REQUIRE_IF_MATCH"] is on).'
     )
     default_code = "precondition_required"
-
-
-def etag_for(version: int | None, updated_at: datetime | None) -> str:
-    micros = 0 if updated_at is None else (updated_at - _EPOCH) // timedelta(microseconds=1)
-    return f'"{version or 0}.{micros}"'
-
-
-def session_etag(session: Any) -> str:
-    return etag_for(session.version, session.updated_at)
 
 
 def require_if_match(request: Request) -> None:

@@ -42,12 +42,13 @@ from rest_framework.views import APIView
 
 from ..contract.jsontext import check_structure
 from ..contract.types import Context
+from ..etags import etag_for, session_etag
 from ..exceptions import InvalidSessionId, SessionExists
 from ..expressions import LastMessageField, MessageCount, MessagesSlice
 from ..ids import SessionId, quote_id, unquote_id
 from ..models import Session
 from ..routers import list_database, sessions_database
-from .conditional import check_if_match, etag_for, not_modified, require_if_match, session_etag
+from .conditional import check_if_match, not_modified, require_if_match
 from .errors import Conflict, exception_handler
 from .filters import SessionFilterSet
 from .pagination import MessagePagination, SessionCursorPagination

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
@@ -19,6 +18,7 @@ from tests.support.admin import (
     insert_raw,
     make_session,
     rust_context_json,
+    staff_user,
 )
 
 pytestmark = pytest.mark.django_db
@@ -64,8 +64,11 @@ def test_message_newlines_are_kept_and_times_show_local_with_utc_on_hover(admin_
         html = _page(admin_client, session.pk)
     assert '<div class="gfs-content">line one\nline two</div>' in html
     assert 'datetime="2026-03-01T12:00:00.000Z"' in html
-    assert 'title="2026-03-01T12:00:00Z (UTC)"' in html
-    assert "1 p.m. CET" in html  # 12:00 UTC is 13:00 in Paris in March
+    # 12:00 UTC is 13:00 in Paris in March; the stored text is on hover.
+    assert (
+        'title="2026-03-01 13:00:00 CET (UTC+0100) · 2026-03-01T12:00:00Z UTC">'
+        '<span class="gfs-day">2026-03-01</span> 13:00</time>'
+    ) in html
 
 
 def test_long_transcript_is_paginated_and_newest_is_one_click_away(admin_client):
@@ -116,7 +119,7 @@ def test_rust_written_session_displays_correctly(admin_client):
     shown = _messages(html)
     assert [(role, n) for role, n, _ in shown] == [("User", 1), ("Assistant", 2)]
     assert shown[0][2] == "My car was hit\nwhile parked."
-    assert 'title="2025-06-10T12:34:56.123456789Z (UTC)"' in html
+    assert 'title="2025-06-10 12:34:56 UTC (UTC+0000) · 2025-06-10T12:34:56.123456789Z UTC"' in html
     assert 'datetime="2025-06-10T12:34:56.123Z"' in html
     assert "History limit: none (max_messages is null)." in html
     assert "No data." in html
@@ -186,19 +189,9 @@ def test_sessions_are_read_only_by_default(admin_client):
     assert Session.objects.get(pk=session.pk).graph_id == "claims"
 
 
-def _staff(*codenames: str) -> User:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="graphflow_sessions", codename__in=codenames
-        )
-    )
-    return user
-
-
 def test_delete_needs_the_delete_permission(client):
     session = make_session()
-    client.force_login(_staff("view_session"))
+    client.force_login(staff_user("view_session"))
     assert client.get(_change_url(session.pk)).status_code == 200
     delete_url = reverse("admin:graphflow_sessions_session_delete", args=[session.pk])
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
@@ -207,7 +200,7 @@ def test_delete_needs_the_delete_permission(client):
 
 def test_a_user_with_the_delete_permission_can_delete(client):
     session = make_session()
-    client.force_login(_staff("view_session", "delete_session"))
+    client.force_login(staff_user("view_session", "delete_session"))
     delete_url = reverse("admin:graphflow_sessions_session_delete", args=[session.pk])
     assert client.post(delete_url, {"post": "yes"}).status_code == 302
     assert not Session.objects.filter(pk=session.pk).exists()

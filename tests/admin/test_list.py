@@ -53,7 +53,10 @@ def test_list_shows_each_column(admin_client):
     full = str(session.pk)
     assert f'<code class="gfs-id" title="{full}">{full[:8]}</code>' in html
     assert "claims" in html
-    assert "insurance_claims_service::<wbr>tasks::<wbr>" in html
+    # The task's last part, the whole path on hover.
+    assert (
+        f'<span class="gfs-task gfs-clamp" title="{RUST_TASK}">InitialClaimQueryTask</span>' in html
+    )
     assert 'title="Waiting for the customer to describe the damage Waiting' in html
     assert ">Waiting for the customer to describe the damage Waiting for…</span>" in html
     assert '<td class="field-messages_count">4</td>' in html
@@ -205,7 +208,7 @@ def test_list_is_sorted_by_updated_or_created_on_request(admin_client):
     a = make_session(created_at=BASE_TIME, updated_at=BASE_TIME + timedelta(days=5))
     b = make_session(created_at=BASE_TIME + timedelta(days=1), updated_at=BASE_TIME)
     cl = _list(admin_client).context["cl"]
-    created_index = list(cl.list_display).index("created_at")
+    created_index = list(cl.list_display).index("created")
     assert _shown_ids(_list(admin_client, o=f"-{created_index}")) == [str(b.pk), str(a.pk)]
     assert Session.objects.count() == 2
 
@@ -252,3 +255,35 @@ def test_a_filter_value_with_a_nul_character_is_an_admin_error_not_a_crash(admin
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
     assert _list(admin_client, e="1").context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize(
+    ("task", "shown"),
+    [
+        (RUST_TASK, "InitialClaimQueryTask"),
+        ("workflows/claims/collect_details", "collect_details"),
+        ("crate::flows/step", "step"),
+        ("plain", "plain"),
+        ("ends::", "ends::"),
+    ],
+)
+def test_the_list_shows_a_task_paths_last_part_and_the_whole_on_hover(admin_client, task, shown):
+    make_session(task=task)
+    html = _list(admin_client).content.decode()
+    assert f'<span class="gfs-task gfs-clamp" title="{task}">{shown}</span>' in html
+
+
+def test_list_and_session_page_write_times_the_same_way_in_the_viewers_zone(admin_client):
+    session = make_session(created_at=BASE_TIME, updated_at=BASE_TIME + timedelta(hours=1))
+    expected = (
+        '<time class="gfs-time" datetime="2026-03-01T13:00:00.000Z" '
+        'title="2026-03-01 22:00:00 JST (UTC+0900) · 2026-03-01T13:00:00.000Z UTC">'
+        '<span class="gfs-day">2026-03-01</span> 22:00</time>'
+    )
+    with override_settings(TIME_ZONE="Asia/Tokyo"):
+        listed = _list(admin_client).content.decode()
+        page = admin_client.get(
+            reverse("admin:graphflow_sessions_session_change", args=[session.pk])
+        ).content.decode()
+    assert f'<td class="field-updated">{expected}</td>' in listed
+    assert expected in page  # the bookkeeping fields

@@ -1,4 +1,4 @@
-"""What every browser test needs: the ORM usable under Playwright, and a superuser."""
+"""What every browser test needs: Django's ORM usable beside Playwright, and an admin login."""
 
 from __future__ import annotations
 

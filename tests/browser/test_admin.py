@@ -28,7 +28,8 @@ def _hostile_long_session():
     )
 
 
-def test_admin_list_and_long_transcript_in_chromium(live_server, watched_page, superuser):
+def test_admin_list_and_long_transcript_in_chromium(live_server, watched_page, superuser, settings):
+    settings.TIME_ZONE = "America/New_York"
     session = _hostile_long_session()
     for index in range(5):
         make_session(graph_id="support", task="answer", context=chat_context(index + 1))
@@ -68,10 +69,12 @@ def test_admin_list_and_long_transcript_in_chromium(live_server, watched_page, s
         for role in ("user", "assistant", "system")
     }
     assert len(set(colours.values())) == 3
-    # The browser shows times in its own zone (New York); UTC stays on hover.
+    # Times in the viewer's zone (Django's, New York here), the full time and UTC on hover.
     time = messages.nth(0).locator("time")
-    assert time.get_attribute("title") == "2026-03-01T12:00:00Z (UTC)"
-    assert "7:00:00" in time.inner_text() and "EST" in time.inner_text()
+    assert time.get_attribute("title") == (
+        "2026-03-01 07:00:00 EST (UTC-0500) · 2026-03-01T12:00:00Z UTC"
+    )
+    assert time.inner_text() == "2026-03-01 07:00"
     screenshot(page, "admin-session")
     page.locator("#transcript").scroll_into_view_if_needed()
     screenshot(page, "admin-transcript")

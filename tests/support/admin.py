@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from django.contrib.auth.models import Permission, User
 from django.db import connections
 
 from graphflow_sessions.context import Context
@@ -112,3 +113,14 @@ def insert_raw(
                 [session_id.hex, graph_id, task, status, text],
             )
     return session_id
+
+
+def staff_user(*codenames: str, username: str = "staff") -> User:
+    """A staff user holding only the named permissions of this app (``view_session``...)."""
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="graphflow_sessions", codename__in=codenames
+        )
+    )
+    return user

@@ -16,7 +16,7 @@ from .contract.codec import check_context
 from .contract.jsontext import decode_json
 from .contract.types import Context
 from .exceptions import ContextDeserializationError, ContextError, InvalidSessionId
-from .ids import SessionId, id_text, is_canonical_uuid_text
+from .ids import SessionId, id_text, is_canonical_uuid_text, parse_session_id
 from .storage.flavour import id_for_table
 
 
@@ -48,9 +48,11 @@ class SessionIdField(UUIDField):
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None:
             return None
-        if connection.vendor != "postgresql":
-            return super().get_db_prep_value(value, connection, prepared)
         try:
+            if connection.vendor != "postgresql":
+                # Only PostgreSQL holds graph-flow 0.6's text ids; elsewhere the column is
+                # Django's uuid, and other text is refused as UUIDField refuses it.
+                return super().get_db_prep_value(parse_session_id(value), connection, prepared)
             return id_text(id_for_table(connection, value))
         except InvalidSessionId as exc:
             raise ValidationError(str(exc), code="invalid", params={"value": value}) from exc

@@ -221,6 +221,12 @@ def test_a_missing_session_redirects_with_a_message(admin_client):
     assert response.status_code == 302
 
 
+@pytest.mark.parametrize("session_id", ["not-a-uuid", "6f1c2a4e", "x" * 40])
+def test_an_id_no_uuid_table_holds_redirects_like_a_missing_session(admin_client, session_id):
+    response = admin_client.get(_change_url(session_id))
+    assert response.status_code == 302
+
+
 @pytest.mark.parametrize(("asked", "first_shown"), [("abc", 1), ("0", 1), ("999", 21), ("2", 11)])
 def test_a_transcript_page_out_of_range_shows_the_nearest_page(admin_client, asked, first_shown):
     session = make_session(context=chat_context(25))

@@ -132,6 +132,8 @@ class PsycopgExecutor:
 
         self._cursor_class = psycopg.Cursor
         self._async_cursor_class = psycopg.AsyncCursor
+        #: What psycopg raises (the async path turns it into Django's errors).
+        self.driver_error = psycopg.Error
         self._jsonb = Jsonb
         # Compared with libpq's own status (``pgconn.pgconn``): ``info.transaction_status``
         # builds an enum on every call, on the hot path of every operation.
@@ -178,12 +180,15 @@ class PsycopgExecutor:
         cursor = state.cursor
         if cursor is None or cursor.closed:
             cursor = state.cursor = self._new_cursor(pgconn, self._async_cursor_class)
-        if pipeline:
-            async with pgconn.pipeline():
-                await cursor.execute(statement, params, prepare=True)
-        else:
-            await cursor.execute(statement, params, prepare=prepare)
-        result = await cursor.fetchall() if many else await cursor.fetchone()
+        try:
+            if pipeline:
+                async with pgconn.pipeline():
+                    await cursor.execute(statement, params, prepare=True)
+            else:
+                await cursor.execute(statement, params, prepare=prepare)
+            result = await cursor.fetchall() if many else await cursor.fetchone()
+        except self.driver_error as exc:
+            raise as_django_error(exc) from exc
         return self._ran(pgconn, state, statement, prepare, result, many), cursor.rowcount
 
     def _ran(
@@ -209,7 +214,16 @@ class PsycopgExecutor:
         state = _state(pgconn)
         state.prepared.clear()
         if state.cursor is not None and not state.cursor.closed:
-            await state.cursor.execute("DEALLOCATE ALL")
+            try:
+                await state.cursor.execute("DEALLOCATE ALL")
+            except self.driver_error as exc:
+                raise as_django_error(exc) from exc
+
+    async def afree_result(self, pgconn: Any) -> None:
+        """``free_result`` on an async pool's connection."""
+        state = _states.get(pgconn)
+        if state is not None and state.cursor is not None:
+            await state.cursor.close()
 
     def forget_prepared(self, connection: Any) -> None:
         """Drop the prepared statements of this connection (planned against a table that has

@@ -28,6 +28,7 @@ __all__ = [
     "aid_for_table",
     "flavour_of",
     "forget",
+    "id_on_any_table",
     "forget_driver_connection",
     "id_column_type",
     "id_for_table",
@@ -87,7 +88,7 @@ def id_for_table(connection: Any, value: Any) -> SessionId:
     or its canonical text, is the same id on either table and asks nothing; other text is
     read against the table as it is now: the connection's answer, read again before text is
     refused or normalised as a 0.5 table would."""
-    known = _id_on_any_table(value)
+    known = id_on_any_table(value)
     if known is not None:
         return known
     text_ids = flavour_of(connection) is Flavour.TEXT_IDS
@@ -98,7 +99,7 @@ def id_for_table(connection: Any, value: Any) -> SessionId:
 
 async def aid_for_table(pgconn: Any, query: tuple[str, list[Any]], value: Any) -> SessionId:
     """``id_for_table`` for a psycopg ``AsyncConnection``; ``query``: ``sql.id_column_type``."""
-    known = _id_on_any_table(value)
+    known = id_on_any_table(value)
     if known is not None:
         return known
     text_ids = await aflavour_of(pgconn, query) is Flavour.TEXT_IDS
@@ -107,7 +108,7 @@ async def aid_for_table(pgconn: Any, query: tuple[str, list[Any]], value: Any) -
     return parse_session_id(value, text_ids=text_ids)
 
 
-def _id_on_any_table(value: Any) -> SessionId | None:
+def id_on_any_table(value: Any) -> SessionId | None:
     """``value`` as an id when it is the same on either table, None when the table decides;
     what no table holds fails here, before the database is asked."""
     if not isinstance(value, str) or is_canonical_uuid_text(value):

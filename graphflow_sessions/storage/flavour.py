@@ -142,4 +142,6 @@ def is_stale_statement(exc: DatabaseError) -> bool:
     state = getattr(exc.__cause__, "sqlstate", None) or getattr(exc.__cause__, "pgcode", None)
     if state not in _STALE_STATES:
         return False
+    if state == "22P02":  # a batch save's own conflict is also an invalid input syntax
+        return sql.CONFLICT_MARK not in str(exc)
     return state != "0A000" or "cached plan must not change result type" in str(exc)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from graphflow_sessions.context import Context
@@ -165,3 +165,22 @@ def test_each_batch_is_one_statement_on_postgres_and_one_transaction_elsewhere(o
         writes = [q for q in statements if "INSERT" in q]
         assert len(writes) == 50  # one per row, in one transaction
         assert statements[0].startswith(("BEGIN", "SAVEPOINT")) or "BEGIN" in statements[0]
+
+
+@pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"])
+def test_a_batch_conflict_inside_a_transaction_is_a_conflict_after_one_statement():
+    # The statement's own conflict error must not be taken for a table changed under it
+    # (which would run it again, or inside a transaction say SessionTableChanged).
+    storage = DatabaseSessionStorage()
+    first, second = new_session("a"), new_session("b")
+    storage.save_many([first, second])
+    storage.save(second)
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(SessionConflict, match=str(second.id)),
+        transaction.atomic(),
+    ):
+        storage.save_many([first, second], expected_versions=[1, 1])
+    writes = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
+    assert storage.get(first.id).version == 1

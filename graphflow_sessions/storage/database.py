@@ -1107,7 +1107,7 @@ def _session_from_row(plan: _AliasPlan, using: str, row: Sequence[Any], connecti
     try:
         values = _convert(row, plan.row_converters, connection)
     except ContextDeserializationError as exc:
-        sid = row[0]
+        sid = _convert(row[:1], plan.row_converters[:1], connection)[0]  # the id as Django reads it
         raise ContextDeserializationError(
             f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
             path=exc.path,

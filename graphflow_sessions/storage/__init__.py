@@ -7,6 +7,10 @@
     storage.get(session_id)                   # a Session, or None
     storage.delete(session_id)                # deleting an absent id is not an error
     await storage.asave(session)              # async twins: asave, aget, adelete
+    storage.save_many(sessions)               # batches: save_many, get_many, delete_many
+
+``DatabaseSessionStorage(native_async=True)`` (what ``aconnect()`` returns) runs the async
+twins on psycopg's AsyncConnectionPool instead of a worker thread.
 
 Modules: ``base`` (the trait, the row checks, the version rules), ``sql`` (every statement on
 the sessions table), ``executor`` (running them on psycopg 3: cursor, prepared statements),

@@ -6,6 +6,10 @@
     storage.get(session_id)                   # a Session, or None
     storage.delete(session_id)                # deleting an absent id is not an error
     await storage.asave(session)              # async twins: asave, acreate, aget, adelete
+    storage.save_many(sessions)               # all or nothing; expected_versions=[3, None]
+    storage.get_many(ids)                     # [Session | None, ...] in the order of ids
+    storage.delete_many(ids)                  # how many were deleted
+    await storage.asave_many(sessions)        # async twins: asave_many, aget_many, adelete_many
 
 A save keeps ``created_at``, moves ``updated_at`` and adds one to ``version``; a new row
 starts at version 1 (one past ``expected_version`` when given). Every backend checks a row
@@ -16,6 +20,7 @@ gets the same error everywhere.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +30,7 @@ from ..conf import app_settings
 from ..contract.codec import EncodedContext, write_context
 from ..exceptions import InvalidSession, SessionNotFound
 from ..ids import SessionId
-from ..signals import session_saved
+from ..signals import session_deleted, session_saved
 from .sql import FIRST_VERSION
 
 if TYPE_CHECKING:
@@ -34,7 +39,12 @@ if TYPE_CHECKING:
 __all__ = [
     "SessionRow",
     "SessionStorage",
+    "adeleted",
+    "asaved",
+    "batch_expectations",
+    "check_distinct",
     "checked_row",
+    "deleted",
     "new_row_version",
     "saved",
     "text_column_problem",
@@ -109,6 +119,54 @@ def saved(storage: SessionStorage, session: Session, using: str | None) -> None:
     session_saved.send(type(storage), session=session, using=using)
 
 
+async def asaved(storage: SessionStorage, session: Session, using: str | None) -> None:
+    """``saved`` from the native async path: Django's ``Signal.asend``, so an async receiver
+    is awaited on the event loop and a sync one runs in a worker thread (as Django runs a sync
+    receiver from async code); with no receiver nothing leaves the loop."""
+    await session_saved.asend(type(storage), session=session, using=using)
+
+
+def deleted(storage: SessionStorage, session_id: SessionId, using: str | None) -> None:
+    """Announce a delete that removed a row: the one place ``session_deleted`` is sent from
+    by a storage."""
+    session_deleted.send(type(storage), session_id=session_id, using=using)
+
+
+async def adeleted(storage: SessionStorage, session_id: SessionId, using: str | None) -> None:
+    """``deleted`` from the native async path (see ``asaved``)."""
+    await session_deleted.asend(type(storage), session_id=session_id, using=using)
+
+
+def batch_expectations(
+    sessions: Sequence[Session], expected_versions: Sequence[int | None] | None
+) -> list[int | None]:
+    """The expected version of each session of a batch save (None: saved whatever is
+    stored), or ValueError when ``expected_versions`` does not give one per session."""
+    if expected_versions is None:
+        return [None] * len(sessions)
+    if isinstance(expected_versions, (str, bytes)) or len(expected_versions) != len(sessions):
+        raise ValueError(
+            f"expected_versions must give one version (or None) per session: "
+            f"{len(sessions)} sessions, got {expected_versions!r}"
+        )
+    for version in expected_versions:
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise ValueError(f"an expected version must be an int or None, got {version!r}")
+    return list(expected_versions)
+
+
+def check_distinct(ids: Sequence[SessionId]) -> None:
+    """InvalidSession naming the first id a batch save holds twice (one statement cannot
+    write a row twice, and which copy should win is not for the storage to guess)."""
+    seen: set[SessionId] = set()
+    for sid in ids:
+        if sid in seen:
+            raise InvalidSession(
+                f"cannot save session {sid}: it is in the batch twice", session_id=sid
+            )
+        seen.add(sid)
+
+
 class SessionStorage(abc.ABC):
     """graph-flow's ``SessionStorage`` trait: save, get, delete, plus create and async twins."""
 
@@ -135,6 +193,22 @@ class SessionStorage(abc.ABC):
             raise SessionNotFound(f"Session not found: {session_id}", session_id=session_id)
         return session
 
+    @abc.abstractmethod
+    def save_many(
+        self, sessions: Sequence[Session], *, expected_versions: Sequence[int | None] | None = None
+    ) -> None:
+        """Save every session, all or nothing: when one cannot be saved (InvalidSession,
+        SessionConflict naming it), none is. ``expected_versions``: one per session, as
+        ``save``'s ``expected_version`` (None for a session saved whatever is stored)."""
+
+    @abc.abstractmethod
+    def get_many(self, session_ids: Sequence[SessionId]) -> list[Session | None]:
+        """The stored session of each id, in the order given (None where there is none)."""
+
+    @abc.abstractmethod
+    def delete_many(self, session_ids: Sequence[SessionId]) -> int:
+        """Delete the sessions; how many rows were deleted (absent ids are not an error)."""
+
     async def asave(self, session: Session, *, expected_version: int | None = None) -> None:
         await sync_to_async(self.save)(session, expected_version=expected_version)
 
@@ -149,3 +223,14 @@ class SessionStorage(abc.ABC):
 
     async def adelete(self, session_id: SessionId) -> bool:
         return await sync_to_async(self.delete)(session_id)
+
+    async def asave_many(
+        self, sessions: Sequence[Session], *, expected_versions: Sequence[int | None] | None = None
+    ) -> None:
+        await sync_to_async(self.save_many)(sessions, expected_versions=expected_versions)
+
+    async def aget_many(self, session_ids: Sequence[SessionId]) -> list[Session | None]:
+        return await sync_to_async(self.get_many)(session_ids)
+
+    async def adelete_many(self, session_ids: Sequence[SessionId]) -> int:
+        return await sync_to_async(self.delete_many)(session_ids)

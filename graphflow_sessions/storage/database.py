@@ -11,21 +11,26 @@ ORM (``orm.py``). Every statement comes from ``sql.py``.
 
 from __future__ import annotations
 
+import asyncio
+import re
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils.connection import ConnectionDoesNotExist
 
 from ..conf import app_settings
-from ..connect import DEFAULT_POOL_TIMEOUT, ConnectOptions, open_alias
+from ..connect import DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_TIMEOUT, ConnectOptions, open_alias
 from ..contract.codec import read_stored
 from ..contract.jsontext import decode_json
 from ..exceptions import (
@@ -36,16 +41,43 @@ from ..exceptions import (
     SaveError,
     SessionConflict,
     SessionExists,
+    SessionNotFound,
     SessionTableChanged,
     StorageError,
     safe_cause,
 )
 from ..ids import SessionId, check_text_id, id_text, is_canonical_uuid_text, parse_session_id
-from ..signals import session_deleted
 from . import orm, sql
-from .base import SessionRow, SessionStorage, checked_row, new_row_version, saved
-from .executor import KEEP_RESULTS_BELOW, PsycopgExecutor, available, unobserved, utf8_database
-from .flavour import Flavour, flavour_of, forget, id_for_table, is_stale_statement
+from .base import (
+    SessionRow,
+    SessionStorage,
+    adeleted,
+    asaved,
+    batch_expectations,
+    check_distinct,
+    checked_row,
+    deleted,
+    new_row_version,
+    saved,
+)
+from .executor import (
+    KEEP_RESULTS_BELOW,
+    PsycopgExecutor,
+    available,
+    unobserved,
+    utf8_database,
+    utf8_driver_connection,
+)
+from .flavour import (
+    Flavour,
+    aid_for_table,
+    flavour_of,
+    forget,
+    forget_driver_connection,
+    id_for_table,
+    id_on_any_table,
+    is_stale_statement,
+)
 from .sql import Statements, session_model, supports_upsert
 
 if TYPE_CHECKING:
@@ -86,7 +118,10 @@ class DatabaseSessionStorage(SessionStorage):
     caller's ``transaction.atomic``), as ``connect()``'s pooled storages do: outside a
     request nothing else returns a thread's connection to Django's pool. ``upsert``: False
     writes through the ORM even where the database has an upsert; None (default) asks the
-    database's features.
+    database's features. ``native_async``: the async operations (``asave``, ``aget``...) run
+    on psycopg's ``AsyncConnection`` from an ``AsyncConnectionPool`` of this storage, built
+    from the alias's settings (PostgreSQL with psycopg 3 only; ``aconnect()`` sets it),
+    instead of the sync operations in a worker thread.
     """
 
     def __init__(
@@ -95,10 +130,19 @@ class DatabaseSessionStorage(SessionStorage):
         *,
         release_connections: bool = False,
         upsert: bool | None = None,
+        native_async: bool = False,
     ) -> None:
         self._using = using
         self._release_connections = release_connections
         self._upsert = upsert
+        self._native_async = native_async
+        if native_async:
+            # Imported here, not on the event loop at the first call (an import blocks it).
+            import psycopg_pool
+
+            self._async_pool_class = psycopg_pool.AsyncConnectionPool
+        # One psycopg AsyncConnectionPool per event loop (a pool serves the loop it opened on).
+        self._async_pools: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._plans: dict[str, _AliasPlan] = {}
         self._lock = threading.Lock()
 
@@ -123,8 +167,14 @@ class DatabaseSessionStorage(SessionStorage):
 
     @classmethod
     async def aconnect(cls, url: str, **options: Unpack[ConnectOptions]) -> DatabaseSessionStorage:
-        """``connect()`` for async code: ``await PostgresSessionStorage.aconnect(url)``."""
-        return await sync_to_async(cls.connect)(url, **options)
+        """``connect()`` for async code: ``await PostgresSessionStorage.aconnect(url)``. Its
+        async operations run natively (``native_async=True``) on PostgreSQL; the setup
+        itself (checking the URL, migrating) runs once, in a worker thread."""
+        if options.get("pool_timeout") is None:
+            options["pool_timeout"] = DEFAULT_POOL_TIMEOUT
+        alias = await sync_to_async(open_alias)(url, **options)
+        postgres = "postgresql" in str(connections[alias].settings_dict.get("ENGINE", ""))
+        return cls(using=alias, release_connections=True, native_async=postgres)
 
     # Connections ------------------------------------------------------------------------
 
@@ -176,7 +226,13 @@ class DatabaseSessionStorage(SessionStorage):
             connection.close()  # back to the pool
 
     def _run(
-        self, connection: Any, plan: _AliasPlan, statement: str, params: list[Any]
+        self,
+        connection: Any,
+        plan: _AliasPlan,
+        statement: str,
+        params: list[Any],
+        *,
+        many: bool = False,
     ) -> tuple[Any, int]:
         """Run one statement; its first row (None if none) and its row count.
 
@@ -186,7 +242,7 @@ class DatabaseSessionStorage(SessionStorage):
         SessionTableChanged says so (the next transaction works).
         """
         try:
-            return self._run_once(connection, plan, statement, params)
+            return self._run_once(connection, plan, statement, params, many)
         except DatabaseError as exc:
             if not is_stale_statement(exc):
                 raise
@@ -195,15 +251,17 @@ class DatabaseSessionStorage(SessionStorage):
                 plan.executor.forget_prepared(connection)
             if connection.in_atomic_block:
                 raise SessionTableChanged.in_transaction(connection.alias) from exc
-        return self._run_once(connection, plan, statement, params)
+        return self._run_once(connection, plan, statement, params, many)
 
     def _run_once(
-        self, connection: Any, plan: _AliasPlan, statement: str, params: list[Any]
+        self, connection: Any, plan: _AliasPlan, statement: str, params: list[Any], many: bool
     ) -> tuple[Any, int]:
         if plan.executor is not None and unobserved(connection):
-            return plan.executor.run(connection, statement, params)
+            return plan.executor.run(connection, statement, params, many=many)
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
+            if many:
+                return (cursor.fetchall() if cursor.description else []), cursor.rowcount
             row = cursor.fetchone() if cursor.description else None
             return row, cursor.rowcount
 
@@ -269,22 +327,37 @@ class DatabaseSessionStorage(SessionStorage):
         direct = plan.executor is not None and unobserved(connection)
         if jsonb and not utf8_database(connection):
             row = checked_row(session, row.id)  # \u escapes beyond ASCII need a UTF8 database
-        if not plan.upsert:
-            try:
-                if create:
-                    version, created, updated = orm.create_row(self.using, row)
-                else:
-                    version, created, updated = orm.save_row(self.using, row, expected_version)
-            except DatabaseError as exc:
-                raise _failure(SaveError, action, row.id, exc, connection) from exc
-        else:
-            version, created, updated = self._upsert_row(
+        stored = self._write_row(connection, plan, row, expected_version, create, direct)
+        self._written(session, stored)
+        saved(self, session, self.using)
+
+    def _write_row(
+        self,
+        connection: Any,
+        plan: _AliasPlan,
+        row: SessionRow,
+        expected_version: int | None,
+        create: bool,
+        direct: bool,
+    ) -> Sequence[Any]:
+        """Write one checked row; its version, created_at and updated_at."""
+        if plan.upsert:
+            return self._upsert_row(
                 connection, plan, row, expected_version, create=create, direct=direct
             )
-        session.version, session.created_at, session.updated_at = version, created, updated
+        try:
+            if create:
+                return orm.create_row(self.using, row)
+            return orm.save_row(self.using, row, expected_version)
+        except DatabaseError as exc:
+            action = "create" if create else "save"
+            raise _failure(SaveError, action, row.id, exc, connection) from exc
+
+    def _written(self, session: Session, stored: Sequence[Any]) -> None:
+        """What a write tells the caller's object: version, timestamps, that it is stored."""
+        session.version, session.created_at, session.updated_at = stored
         session._state.adding = False
         session._state.db = self.using
-        saved(self, session, self.using)
 
     def _upsert_row(
         self,
@@ -296,7 +369,6 @@ class DatabaseSessionStorage(SessionStorage):
         create: bool,
         direct: bool,
     ) -> list[Any]:
-        sql = plan.statements
         # Directly, the context goes out as the bytes checked_row measured: no second encoding
         # (and no decoding of a megabyte into a str either).
         context: Any = (
@@ -304,21 +376,9 @@ class DatabaseSessionStorage(SessionStorage):
             if direct and plan.executor is not None
             else row.context.json
         )
-        params: list[Any] = [
-            plan.id_param(row.id, connection),
-            row.graph_id,
-            row.current_task_id,
-            row.status_message,
-            context,
-            new_row_version(expected_version),
-        ]
-        if create:
-            statement = sql.insert
-        elif expected_version is None:
-            statement = sql.upsert
-        else:
-            statement = sql.upsert_if_version
-            params.append(expected_version)
+        statement, params = _write_statement(
+            plan, plan.id_param(row.id, connection), row, context, expected_version, create
+        )
         action = "create" if create else "save"
         try:
             stored, _ = self._run(connection, plan, statement, params)
@@ -395,17 +455,7 @@ class DatabaseSessionStorage(SessionStorage):
             return None
         if plan.executor is not None and len(row[plan.context_index] or b"") > KEEP_RESULTS_BELOW:
             plan.executor.free_result(connection)
-        try:
-            values = _convert(row, plan.row_converters, connection)
-        except ContextDeserializationError as exc:
-            raise ContextDeserializationError(
-                f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
-                path=exc.path,
-                session_id=sid,
-            ) from exc
-        session = plan.model.from_db(self.using, None, values)
-        session.context  # noqa: B018 (a stored context that breaks the contract fails here)
-        return session
+        return _session_from_row(plan, self.using, row, connection)
 
     # delete -----------------------------------------------------------------------------
 
@@ -423,10 +473,399 @@ class DatabaseSessionStorage(SessionStorage):
             _, count = self._run(connection, plan, plan.statements.delete, params)
         except DatabaseError as exc:
             raise _failure(DeleteError, "delete", sid, exc, connection) from exc
-        deleted = count > 0
-        if deleted:
-            session_deleted.send(type(self), session_id=sid, using=self.using)
-        return deleted
+        removed = count > 0
+        if removed:
+            deleted(self, sid, self.using)
+        return removed
+
+    # batches ----------------------------------------------------------------------------
+
+    def save_many(
+        self, sessions: Sequence[Session], *, expected_versions: Sequence[int | None] | None = None
+    ) -> None:
+        """Save every session in one statement on PostgreSQL (one transaction elsewhere), all
+        or nothing: InvalidSession or SessionConflict names the session that stopped it."""
+        expected = batch_expectations(sessions, expected_versions)
+        try:
+            self._write_many(sessions, expected)
+        finally:
+            self._release()
+
+    def _write_many(self, sessions: Sequence[Session], expected: list[int | None]) -> None:
+        if not sessions:
+            return
+        jsonb = self._sends_jsonb()
+        ids = [self._session_id(session.id, "save") for session in sessions]
+        rows = [checked_row(s, sid, jsonb=jsonb) for s, sid in zip(sessions, ids, strict=True)]
+        check_distinct(ids)
+        connection, plan = self._connection(None, "save")
+        direct = plan.executor is not None and unobserved(connection)
+        if jsonb and not utf8_database(connection):
+            rows = [checked_row(s, sid) for s, sid in zip(sessions, ids, strict=True)]
+        if plan.statements.postgres and plan.upsert:
+            stored = self._upsert_many(connection, plan, rows, expected, direct)
+        else:  # one statement per row, in one transaction: the same all or nothing
+            with transaction.atomic(using=self.using):
+                stored = [
+                    self._write_row(connection, plan, row, version, False, direct)
+                    for row, version in zip(rows, expected, strict=True)
+                ]
+        for session, values in zip(sessions, stored, strict=True):
+            self._written(session, values)
+        for session in sessions:
+            saved(self, session, self.using)
+
+    def _upsert_many(
+        self,
+        connection: Any,
+        plan: _AliasPlan,
+        rows: list[SessionRow],
+        expected: list[int | None],
+        direct: bool,
+    ) -> list[Sequence[Any]]:
+        document = _batch_document(rows, expected)
+        param: Any = (
+            plan.executor.jsonb(document)
+            if direct and plan.executor is not None
+            else document.decode()
+        )
+        try:
+            returned, _ = self._run(
+                connection, plan, plan.statements.upsert_many, [param], many=True
+            )
+        except DatabaseError as exc:
+            conflict = _batch_conflict(exc, rows, expected)
+            if conflict is not None:
+                raise conflict from exc
+            raise _failure(SaveError, "save", _batch_label(rows), exc, connection) from exc
+        return _batch_returned(plan, rows, returned, connection)
+
+    def get_many(self, session_ids: Sequence[SessionId]) -> list[Session | None]:
+        """The sessions of ``session_ids`` in one statement (PostgreSQL; chunks of 500
+        elsewhere), in the order given, None where none is stored; an id given twice gets
+        the same object twice."""
+        try:
+            ids = [self._session_id(value, "fetch") for value in session_ids]
+            if not ids:
+                return []
+            connection, plan = self._connection(None, "fetch")
+            found: dict[str, Session] = {}
+            for statement, params in _id_statements(
+                plan, connection, ids, plan.statements, "select"
+            ):
+                try:
+                    rows, _ = self._run(connection, plan, statement, params, many=True)
+                except DatabaseError as exc:
+                    raise _failure(
+                        RetrieveError, "fetch", _batch_label(ids), exc, connection
+                    ) from exc
+                if plan.executor is not None:
+                    plan.executor.free_result(connection)
+                for row in rows:
+                    session = _session_from_row(plan, self.using, row, connection)
+                    found[id_text(session.pk)] = session
+            return [found.get(id_text(sid)) for sid in ids]
+        finally:
+            self._release()
+
+    def delete_many(self, session_ids: Sequence[SessionId]) -> int:
+        """Delete the sessions of ``session_ids`` in one statement (PostgreSQL; chunks of 500
+        elsewhere); how many rows were deleted. ``session_deleted`` for each."""
+        try:
+            ids = list(dict.fromkeys(self._session_id(value, "delete") for value in session_ids))
+            if not ids:
+                return 0
+            connection, plan = self._connection(None, "delete")
+            removed: list[SessionId] = []
+            if not plan.upsert:
+                removed = orm.delete_rows(self.using, ids)
+            for statement, params in (
+                _id_statements(plan, connection, ids, plan.statements, "delete")
+                if plan.upsert
+                else []
+            ):
+                try:
+                    rows, _ = self._run(connection, plan, statement, params, many=True)
+                except DatabaseError as exc:
+                    raise _failure(
+                        DeleteError, "delete", _batch_label(ids), exc, connection
+                    ) from exc
+                removed += [
+                    _convert([row[0]], plan.row_converters[:1], connection)[0] for row in rows
+                ]
+        finally:
+            self._release()
+        for sid in removed:
+            deleted(self, sid, self.using)
+        return len(removed)
+
+    # native async -----------------------------------------------------------------------
+    # With ``native_async`` the a-methods run the same statements, checks and row conversion
+    # as the sync ones, awaiting psycopg's AsyncConnection: no worker thread per call. The
+    # storage's own async pool gives a connection per operation (always autocommit: a
+    # caller's ``transaction.atomic`` is a sync, per-thread thing).
+
+    async def asave(self, session: Session, *, expected_version: int | None = None) -> None:
+        if not self._native_async:
+            return await super().asave(session, expected_version=expected_version)
+        await self._awrite(session, expected_version, create=False)
+
+    async def acreate(self, session: Session) -> None:
+        if not self._native_async:
+            return await super().acreate(session)
+        await self._awrite(session, None, create=True)
+
+    async def aget(self, session_id: SessionId) -> Session | None:
+        if not self._native_async:
+            return await super().aget(session_id)
+        plan = self._async_plan()
+        known = id_on_any_table(session_id)
+        async with self._driver_connection("fetch", known) as pgconn:
+            sid = await self._aresolve(pgconn, session_id)
+            try:
+                row, _ = await self._arun(pgconn, plan, plan.statements.select, [id_text(sid)])
+            except DatabaseError as exc:
+                raise self._arefused(RetrieveError, "fetch", sid, exc, pgconn) from exc
+            if row is None:
+                return None
+            if len(row[plan.context_index] or b"") > KEEP_RESULTS_BELOW:
+                await self._executor(plan).afree_result(pgconn)
+            return _session_from_row(plan, self.using, row, _DriverConnection(pgconn))
+
+    async def aget_or_raise(self, session_id: SessionId) -> Session:
+        if not self._native_async:
+            return await super().aget_or_raise(session_id)
+        session = await self.aget(session_id)
+        if session is None:
+            raise SessionNotFound(f"Session not found: {session_id}", session_id=session_id)
+        return session
+
+    async def adelete(self, session_id: SessionId) -> bool:
+        if not self._native_async:
+            return await super().adelete(session_id)
+        plan = self._async_plan()
+        async with self._driver_connection("delete", id_on_any_table(session_id)) as pgconn:
+            sid = await self._aresolve(pgconn, session_id)
+            try:
+                _, count = await self._arun(pgconn, plan, plan.statements.delete, [id_text(sid)])
+            except DatabaseError as exc:
+                raise self._arefused(DeleteError, "delete", sid, exc, pgconn) from exc
+        if count > 0:
+            await adeleted(self, sid, self.using)
+        return count > 0
+
+    async def asave_many(
+        self, sessions: Sequence[Session], *, expected_versions: Sequence[int | None] | None = None
+    ) -> None:
+        if not self._native_async:
+            return await super().asave_many(sessions, expected_versions=expected_versions)
+        expected = batch_expectations(sessions, expected_versions)
+        if not sessions:
+            return
+        plan = self._async_plan()
+        async with self._driver_connection("save", None) as pgconn:
+            jsonb = utf8_driver_connection(pgconn)  # \u escapes beyond ASCII need UTF8
+            ids = [await self._aresolve(pgconn, session.id) for session in sessions]
+            rows = [checked_row(s, sid, jsonb=jsonb) for s, sid in zip(sessions, ids, strict=True)]
+            check_distinct(ids)
+            param = self._executor(plan).jsonb(_batch_document(rows, expected))
+            try:
+                returned, _ = await self._arun(
+                    pgconn, plan, plan.statements.upsert_many, [param], many=True
+                )
+            except DatabaseError as exc:
+                conflict = _batch_conflict(exc, rows, expected)
+                if conflict is not None:
+                    raise conflict from exc
+                raise self._arefused(SaveError, "save", _batch_label(rows), exc, pgconn) from exc
+            stored = _batch_returned(plan, rows, returned, _DriverConnection(pgconn))
+        for session, values in zip(sessions, stored, strict=True):
+            self._written(session, values)
+        for session in sessions:
+            await asaved(self, session, self.using)
+
+    async def aget_many(self, session_ids: Sequence[SessionId]) -> list[Session | None]:
+        if not self._native_async:
+            return await super().aget_many(session_ids)
+        if not session_ids:
+            return []
+        plan = self._async_plan()
+        async with self._driver_connection("fetch", None) as pgconn:
+            ids = [await self._aresolve(pgconn, value) for value in session_ids]
+            ((statement, params),) = _id_statements(plan, None, ids, plan.statements, "select")
+            try:
+                rows, _ = await self._arun(pgconn, plan, statement, params, many=True)
+            except DatabaseError as exc:
+                raise self._arefused(
+                    RetrieveError, "fetch", _batch_label(ids), exc, pgconn
+                ) from exc
+            await self._executor(plan).afree_result(pgconn)
+            view = _DriverConnection(pgconn)
+            found = {}
+            for row in rows:
+                session = _session_from_row(plan, self.using, row, view)
+                found[id_text(session.pk)] = session
+        return [found.get(id_text(sid)) for sid in ids]
+
+    async def adelete_many(self, session_ids: Sequence[SessionId]) -> int:
+        if not self._native_async:
+            return await super().adelete_many(session_ids)
+        if not session_ids:
+            return 0
+        plan = self._async_plan()
+        async with self._driver_connection("delete", None) as pgconn:
+            ids = list(dict.fromkeys([await self._aresolve(pgconn, v) for v in session_ids]))
+            ((statement, params),) = _id_statements(plan, None, ids, plan.statements, "delete")
+            try:
+                rows, _ = await self._arun(pgconn, plan, statement, params, many=True)
+            except DatabaseError as exc:
+                raise self._arefused(DeleteError, "delete", _batch_label(ids), exc, pgconn) from exc
+        for row in rows:
+            await adeleted(self, row[0], self.using)
+        return len(rows)
+
+    async def aclose(self) -> None:
+        """Close the async pool of the running event loop (an ASGI app's lifespan shutdown, the
+        end of an asyncio service); the next async operation opens a new one."""
+        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
+
+    async def _awrite(
+        self, session: Session, expected_version: int | None, *, create: bool
+    ) -> None:
+        action = "create" if create else "save"
+        plan = self._async_plan()
+        known = id_on_any_table(session.id)
+        # Bad input fails before a connection is taken whenever the id needs no table.
+        row = checked_row(session, known, jsonb=True) if known is not None else None
+        async with self._driver_connection(action, known) as pgconn:
+            sid = await self._aresolve(pgconn, session.id)
+            if row is None or not utf8_driver_connection(pgconn):
+                row = checked_row(session, sid, jsonb=utf8_driver_connection(pgconn))
+            context = self._executor(plan).jsonb(row.context.utf8)
+            statement, params = _write_statement(
+                plan, id_text(row.id), row, context, expected_version, create
+            )
+            try:
+                stored, _ = await self._arun(pgconn, plan, statement, params)
+            except DatabaseError as exc:
+                raise self._arefused(SaveError, action, row.id, exc, pgconn) from exc
+            if stored is None:
+                if create:
+                    raise SessionExists.for_id(row.id)
+                # Only on the error path: one more query to say what the stored version is.
+                cursor = await pgconn.execute(plan.statements.select_version, [id_text(row.id)])
+                found = await cursor.fetchone()
+                raise SessionConflict.for_versions(
+                    row.id, expected_version, found[0] if found else None
+                )
+            values = _convert(stored, plan.returning_converters, _DriverConnection(pgconn))
+        self._written(session, values)
+        await asaved(self, session, self.using)
+
+    def _async_plan(self) -> _AliasPlan:
+        """The alias's plan, made without a connection (nothing in it needs one)."""
+        alias = self.using
+        plan = self._plans.get(alias)
+        if plan is None:
+            connection = connections[alias]
+            if not available(connection):
+                raise ImproperlyConfigured(
+                    f"native_async needs PostgreSQL with psycopg 3; database alias {alias!r} "
+                    f"is {connection.vendor}"
+                )
+            with self._lock:
+                plan = self._plans.get(alias) or self._plans.setdefault(
+                    alias, self._plan(connection)
+                )
+        return plan
+
+    @staticmethod
+    def _executor(plan: _AliasPlan) -> PsycopgExecutor:
+        assert plan.executor is not None  # _async_plan refuses an alias without one
+        return plan.executor
+
+    @asynccontextmanager
+    async def _driver_connection(self, action: str, session_id: Any) -> AsyncIterator[Any]:
+        """A connection of this loop's pool for one operation; ConnectionFailed (naming the
+        database, never the password) when none can be had."""
+        pool = await self._async_pool()
+        executor = self._executor(self._async_plan())
+        try:
+            pgconn = await pool.getconn()
+        except executor.driver_error as exc:  # PoolTimeout is an OperationalError
+            settings = connections[self.using].settings_dict
+            raise ConnectionFailed.for_database(
+                settings, self.using, exc, action=action, session_id=session_id
+            ) from safe_cause(exc, settings)
+        try:
+            yield pgconn
+        finally:
+            await pool.putconn(pgconn)  # a broken connection is discarded by the pool
+
+    async def _async_pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        pool = self._async_pools.get(loop)
+        if pool is None:
+            wrapper = connections[self.using]
+            params = wrapper.get_connection_params()  # Django's own: adapters, no prepare
+            params.pop("cursor_factory", None)  # Django's sync cursor class
+            params["autocommit"] = True
+            options = wrapper.settings_dict.get("OPTIONS", {}).get("pool")
+            options = options if isinstance(options, dict) else {}
+            pool = self._async_pool_class(
+                kwargs=params,
+                min_size=1,
+                max_size=options.get("max_size", DEFAULT_POOL_MAX_SIZE),
+                timeout=options.get("timeout", DEFAULT_POOL_TIMEOUT),
+                name=f"{self.using} (async)",
+                open=False,
+            )
+            self._async_pools[loop] = pool
+            await pool.open()
+        return pool
+
+    async def _aresolve(self, pgconn: Any, value: Any) -> SessionId:
+        """``_session_id`` on an async connection."""
+        known = id_on_any_table(value)
+        if known is not None:
+            return known
+        return await aid_for_table(pgconn, sql.id_column_type(connections[self.using]), value)
+
+    async def _arun(
+        self,
+        pgconn: Any,
+        plan: _AliasPlan,
+        statement: str,
+        params: list[Any],
+        *,
+        many: bool = False,
+    ) -> tuple[Any, int]:
+        """``_run`` on an async connection: a statement planned before the id column changed
+        type runs once more, planned anew (always autocommit here)."""
+        executor = self._executor(plan)
+        try:
+            return await executor.arun(pgconn, statement, params, many=many)
+        except DatabaseError as exc:
+            if not is_stale_statement(exc):
+                raise
+            forget_driver_connection(pgconn)
+            await executor.aforget_prepared(pgconn)
+        return await executor.arun(pgconn, statement, params, many=many)
+
+    def _arefused(
+        self, error: type[StorageError], action: str, session_id: Any, exc: Exception, pgconn: Any
+    ) -> StorageError:
+        return _refused(
+            error,
+            action,
+            session_id,
+            exc,
+            lost=bool(pgconn.closed or pgconn.broken),
+            settings_dict=connections[self.using].settings_dict,
+            alias=self.using,
+        )
 
     # retention --------------------------------------------------------------------------
 
@@ -549,20 +988,167 @@ class DatabaseSessionStorage(SessionStorage):
                 cursor.execute(plan.statements.restore(len(part)), params)
 
 
+@dataclass(frozen=True)
+class _DriverConnection:
+    """What the row converters read of a connection (its driver connection), for a psycopg
+    AsyncConnection that has no Django wrapper."""
+
+    connection: Any
+
+
+def _write_statement(
+    plan: _AliasPlan,
+    id_param: Any,
+    row: SessionRow,
+    context: Any,
+    expected_version: int | None,
+    create: bool,
+) -> tuple[str, list[Any]]:
+    """The statement of one save or create of ``row``, and its parameters (sync and async)."""
+    statements = plan.statements
+    params: list[Any] = [
+        id_param,
+        row.graph_id,
+        row.current_task_id,
+        row.status_message,
+        context,
+        new_row_version(expected_version),
+    ]
+    if create:
+        return statements.insert, params
+    if expected_version is None:
+        return statements.upsert, params
+    return statements.upsert_if_version, [*params, expected_version]
+
+
+def _batch_document(rows: Sequence[SessionRow], expected: Sequence[int | None]) -> bytes:
+    return sql.batch_document(
+        [
+            (
+                id_text(row.id),
+                row.graph_id,
+                row.current_task_id,
+                row.status_message,
+                row.context.utf8,
+                new_row_version(version),
+                version,
+            )
+            for row, version in zip(rows, expected, strict=True)
+        ]
+    )
+
+
+def _batch_returned(
+    plan: _AliasPlan, rows: Sequence[SessionRow], returned: Sequence[Any], connection: Any
+) -> list[Sequence[Any]]:
+    """Version, created_at and updated_at of each row, in the order of ``rows``, from what
+    the batch upsert returned (id first)."""
+    by_id = {
+        id_text(stored[0]): _convert(stored[1:], plan.returning_converters, connection)
+        for stored in returned
+    }
+    return [by_id[id_text(row.id)] for row in rows]
+
+
+_CONFLICT = re.compile(re.escape(sql.CONFLICT_MARK) + r' (\d+) (.*)"', re.DOTALL)
+
+
+def _batch_conflict(
+    exc: Exception, rows: Sequence[SessionRow], expected: Sequence[int | None]
+) -> SessionConflict | None:
+    """The SessionConflict of the session that stopped a batch upsert (the statement's own
+    error names it and its stored version), or None for any other failure."""
+    found = _CONFLICT.search(str(exc))
+    if found is None:
+        return None
+    stored, text = int(found.group(1)), found.group(2)
+    for row, version in zip(rows, expected, strict=True):
+        if id_text(row.id) == text:
+            conflict = SessionConflict.for_versions(row.id, version, stored)
+            return SessionConflict(
+                f"{conflict} (nothing of the batch of {len(rows)} was saved)",
+                session_id=row.id,
+                expected_version=version,
+                actual_version=stored,
+            )
+    return None
+
+
+def _batch_label(ids: Sequence[Any]) -> str:
+    """How an error names a batch: its size and first ids."""
+    ids = [getattr(row, "id", row) for row in ids]
+    shown = ", ".join(str(sid) for sid in ids[:3])
+    more = ", ..." if len(ids) > 3 else ""
+    return f"{shown}{more} (batch of {len(ids)})"
+
+
+def _id_statements(
+    plan: _AliasPlan, connection: Any, ids: Sequence[SessionId], statements: Statements, kind: str
+) -> Iterator[tuple[str, list[Any]]]:
+    """The statements selecting (``kind="select"``) or deleting the rows of ``ids``: one on
+    PostgreSQL (an array parameter), chunks of 500 ids elsewhere."""
+    if statements.postgres:
+        statement = statements.select_many if kind == "select" else statements.delete_many
+        yield statement, [sql.id_array([id_text(sid) for sid in ids])]
+        return
+    build = statements.select_in if kind == "select" else statements.delete_in
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        yield build(len(part)), [plan.id_param(sid, connection) for sid in part]
+
+
+#: Ids per statement where they travel one parameter each (under SQLite's old limit of 999).
+_CHUNK = 500
+
+
+def _session_from_row(plan: _AliasPlan, using: str, row: Sequence[Any], connection: Any) -> Any:
+    """The Session of a selected row (sync and async); ContextDeserializationError naming it
+    when its stored context breaks the contract."""
+    try:
+        values = _convert(row, plan.row_converters, connection)
+    except ContextDeserializationError as exc:
+        sid = _convert(row[:1], plan.row_converters[:1], connection)[0]  # the id as Django reads it
+        raise ContextDeserializationError(
+            f"Failed to fetch session {sid}: stored context is not valid JSON: {exc}",
+            path=exc.path,
+            session_id=sid,
+        ) from exc
+    session = plan.model.from_db(using, None, values)
+    session.context  # noqa: B018 (a stored context that breaks the contract fails here)
+    return session
+
+
 def _failure(
-    error: type[StorageError], action: str, session_id: SessionId, exc: Exception, connection: Any
+    error: type[StorageError], action: str, session_id: Any, exc: Exception, connection: Any
 ) -> StorageError:
     """``error`` for a statement the database refused; ConnectionFailed when the connection
     itself died under it (server restart, terminated backend): retrying can then succeed.
     """
-    if _connection_lost(connection):
+    return _refused(
+        error,
+        action,
+        session_id,
+        exc,
+        lost=_connection_lost(connection),
+        settings_dict=connection.settings_dict,
+        alias=connection.alias,
+    )
+
+
+def _refused(
+    error: type[StorageError],
+    action: str,
+    session_id: Any,
+    exc: Exception,
+    *,
+    lost: bool,
+    settings_dict: dict[str, Any],
+    alias: str,
+) -> StorageError:
+    """``_failure`` from what is known of the connection (the async path has no wrapper)."""
+    if lost:
         return ConnectionFailed.for_database(
-            connection.settings_dict,
-            connection.alias,
-            exc,
-            action=action,
-            session_id=session_id,
-            lost=True,
+            settings_dict, alias, exc, action=action, session_id=session_id, lost=True
         )
     return error(f"Failed to {action} session {session_id}: {exc}", session_id=session_id)
 

@@ -46,10 +46,12 @@ __all__ = [
     "KEEP_RESULTS_BELOW",
     "ONLY_WHEN_ASKED",
     "PsycopgExecutor",
+    "as_django_error",
     "available",
     "is_direct",
     "record_backend_pid",
     "reused_cursor",
+    "utf8_driver_connection",
 ]
 
 # A threshold no statement reaches by repetition. psycopg ignores ``prepare=True`` while the
@@ -129,6 +131,9 @@ class PsycopgExecutor:
         from psycopg.types.json import Jsonb
 
         self._cursor_class = psycopg.Cursor
+        self._async_cursor_class = psycopg.AsyncCursor
+        #: What psycopg raises (the async path turns it into Django's errors).
+        self.driver_error = psycopg.Error
         self._jsonb = Jsonb
         # Compared with libpq's own status (``pgconn.pgconn``): ``info.transaction_status``
         # builds an enum on every call, on the hot path of every operation.
@@ -138,8 +143,11 @@ class PsycopgExecutor:
         """A jsonb parameter sending ``data`` (JSON bytes already encoded) as it is."""
         return self._jsonb(data, _unchanged)
 
-    def run(self, connection: Any, statement: str, params: Sequence[Any]) -> tuple[Any, int]:
-        """Run ``statement``; return its first row (None if it has none) and its row count.
+    def run(
+        self, connection: Any, statement: str, params: Sequence[Any], *, many: bool = False
+    ) -> tuple[Any, int]:
+        """Run ``statement``; return its first row (None if it has none), or with ``many``
+        the list of its rows, and its row count.
 
         A row's last value is the backend pid (the statements report it here); it is recorded.
         The cursor holds the result until the next statement, or until ``free_result``.
@@ -151,20 +159,71 @@ class PsycopgExecutor:
         prepare, pipeline = self._plan(pgconn, state, statement)
         cursor = state.cursor
         if cursor is None or cursor.closed:
-            cursor = state.cursor = self._new_cursor(pgconn)
+            cursor = state.cursor = self._new_cursor(pgconn, self._cursor_class)
         with connection.wrap_database_errors:
             if pipeline:  # the first prepared run: Parse, Bind, Execute and Sync together
                 with pgconn.pipeline():
                     cursor.execute(statement, params, prepare=True)
             else:
                 cursor.execute(statement, params, prepare=prepare)
-            row, count = cursor.fetchone(), cursor.rowcount
+            result = cursor.fetchall() if many else cursor.fetchone()
+        return self._ran(pgconn, state, statement, prepare, result, many), cursor.rowcount
+
+    async def arun(
+        self, pgconn: Any, statement: str, params: Sequence[Any], *, many: bool = False
+    ) -> tuple[Any, int]:
+        """``run`` on a psycopg ``AsyncConnection`` of this storage's own async pool: the same
+        plan (prepared or not, pipelined or not) and bookkeeping; driver errors as they are
+        (``as_django_error`` turns them into Django's)."""
+        state = _state(pgconn)
+        prepare, pipeline = self._plan(pgconn, state, statement)
+        cursor = state.cursor
+        if cursor is None or cursor.closed:
+            cursor = state.cursor = self._new_cursor(pgconn, self._async_cursor_class)
+        try:
+            if pipeline:
+                async with pgconn.pipeline():
+                    await cursor.execute(statement, params, prepare=True)
+            else:
+                await cursor.execute(statement, params, prepare=prepare)
+            result = await cursor.fetchall() if many else await cursor.fetchone()
+        except self.driver_error as exc:
+            raise as_django_error(exc) from exc
+        return self._ran(pgconn, state, statement, prepare, result, many), cursor.rowcount
+
+    def _ran(
+        self,
+        pgconn: Any,
+        state: _ConnectionState,
+        statement: str,
+        prepare: bool,
+        result: Any,
+        many: bool,
+    ) -> Any:
+        """What a run leaves known of the connection; ``result`` back."""
         if prepare:
             state.prepared.add(statement)
         state.in_transaction = pgconn.pgconn.transaction_status != self._idle
-        if row is not None:
-            _record_pid(state, pgconn, row[-1])
-        return row, count
+        first = (result[0] if result else None) if many else result
+        if first is not None:
+            _record_pid(state, pgconn, first[-1])
+        return result
+
+    async def aforget_prepared(self, pgconn: Any) -> None:
+        """``forget_prepared`` on an async pool's connection (always in autocommit)."""
+        state = _state(pgconn)
+        state.prepared.clear()
+        if state.cursor is not None and not state.cursor.closed:
+            try:
+                await state.cursor.execute("DEALLOCATE ALL")
+            except self.driver_error as exc:
+                raise as_django_error(exc) from exc
+
+    async def afree_result(self, pgconn: Any) -> None:
+        """``free_result`` on an async pool's connection."""
+        state = _states.get(pgconn)
+        if state is not None and state.cursor is not None:
+            await state.cursor.close()
 
     def forget_prepared(self, connection: Any) -> None:
         """Drop the prepared statements of this connection (planned against a table that has
@@ -198,11 +257,11 @@ class PsycopgExecutor:
             state.in_transaction = False
         return True, statement not in state.prepared
 
-    def _new_cursor(self, pgconn: Any) -> Any:
+    def _new_cursor(self, pgconn: Any, cursor_class: type) -> Any:
         # One server-binding cursor per psycopg connection, reused: a new cursor per call
         # costs about 15 us of a 100 us get (its adapters, and the dumpers and loaders it
         # caches, are built anew).
-        cursor = self._cursor_class(pgconn)
+        cursor = cursor_class(pgconn)
         # The context as bytes, for the codec: a megabyte of text as a str costs a decoding
         # pass and 2 MB (characters beyond Latin-1 take two bytes each).
         cursor.adapters.register_loader("jsonb", _jsonb_as_bytes())
@@ -211,7 +270,37 @@ class PsycopgExecutor:
 
 def utf8_database(connection: Any) -> bool:
     """Whether the server promises UTF-8 text (a SQL_ASCII database sends any bytes)."""
-    return connection.connection.info.parameter_status("server_encoding") == "UTF8"
+    return utf8_driver_connection(connection.connection)
+
+
+def utf8_driver_connection(pgconn: Any) -> bool:
+    """``utf8_database`` of a psycopg connection (sync or async)."""
+    return bool(pgconn.info.parameter_status("server_encoding") == "UTF8")
+
+
+def as_django_error(exc: Exception) -> Exception:
+    """The django.db error Django's cursor raises for the psycopg error ``exc`` (same class
+    name, ``exc`` as its cause): the async path's errors are then told apart, and worded,
+    as the sync path's are."""
+    import psycopg
+    from django.db import utils
+
+    for error in (
+        utils.DataError,
+        utils.OperationalError,
+        utils.IntegrityError,
+        utils.InternalError,
+        utils.ProgrammingError,
+        utils.NotSupportedError,
+        utils.DatabaseError,
+        utils.InterfaceError,
+        utils.Error,
+    ):
+        if isinstance(exc, getattr(psycopg, error.__name__)):
+            converted = error(*exc.args)
+            converted.__cause__ = exc
+            return converted
+    return exc
 
 
 def _unchanged(data: bytes) -> bytes:

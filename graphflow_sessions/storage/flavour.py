@@ -24,8 +24,12 @@ from . import sql
 
 __all__ = [
     "Flavour",
+    "aflavour_of",
+    "aid_for_table",
     "flavour_of",
     "forget",
+    "id_on_any_table",
+    "forget_driver_connection",
     "id_column_type",
     "id_for_table",
     "is_stale_statement",
@@ -59,10 +63,24 @@ def flavour_of(connection: Any, *, fresh: bool = False) -> Flavour:
     known = None if fresh else _known.get(raw)
     if known is not None:
         return known
-    text = id_column_type(connection) in ("text", "character varying")
-    flavour = Flavour.TEXT_IDS if text else Flavour.UUID_IDS
-    _known[raw] = flavour
+    flavour = _known[raw] = _flavour_of_type(id_column_type(connection))
     return flavour
+
+
+async def aflavour_of(pgconn: Any, query: tuple[str, list[Any]], *, fresh: bool = False) -> Flavour:
+    """``flavour_of`` for a psycopg ``AsyncConnection``; ``query``: ``sql.id_column_type``."""
+    known = None if fresh else _known.get(pgconn)
+    if known is not None:
+        return known
+    cursor = await pgconn.execute(*query)
+    row = await cursor.fetchone()
+    flavour = _known[pgconn] = _flavour_of_type(None if row is None else str(row[0]))
+    return flavour
+
+
+def _flavour_of_type(column_type: str | None) -> Flavour:
+    text = column_type in ("text", "character varying")
+    return Flavour.TEXT_IDS if text else Flavour.UUID_IDS
 
 
 def id_for_table(connection: Any, value: Any) -> SessionId:
@@ -70,13 +88,33 @@ def id_for_table(connection: Any, value: Any) -> SessionId:
     or its canonical text, is the same id on either table and asks nothing; other text is
     read against the table as it is now: the connection's answer, read again before text is
     refused or normalised as a 0.5 table would."""
-    if not isinstance(value, str) or is_canonical_uuid_text(value):
-        return parse_session_id(value)
-    check_text_id(value)  # what no table holds fails before the database is asked
+    known = id_on_any_table(value)
+    if known is not None:
+        return known
     text_ids = flavour_of(connection) is Flavour.TEXT_IDS
     if not text_ids:
         text_ids = flavour_of(connection, fresh=True) is Flavour.TEXT_IDS
     return parse_session_id(value, text_ids=text_ids)
+
+
+async def aid_for_table(pgconn: Any, query: tuple[str, list[Any]], value: Any) -> SessionId:
+    """``id_for_table`` for a psycopg ``AsyncConnection``; ``query``: ``sql.id_column_type``."""
+    known = id_on_any_table(value)
+    if known is not None:
+        return known
+    text_ids = await aflavour_of(pgconn, query) is Flavour.TEXT_IDS
+    if not text_ids:
+        text_ids = await aflavour_of(pgconn, query, fresh=True) is Flavour.TEXT_IDS
+    return parse_session_id(value, text_ids=text_ids)
+
+
+def id_on_any_table(value: Any) -> SessionId | None:
+    """``value`` as an id when it is the same on either table, None when the table decides;
+    what no table holds fails here, before the database is asked."""
+    if not isinstance(value, str) or is_canonical_uuid_text(value):
+        return parse_session_id(value)
+    check_text_id(value)
+    return None
 
 
 def id_column_type(connection: Any) -> str | None:
@@ -91,7 +129,12 @@ def forget(connection: Any) -> None:
     """Make the connection read the flavour again before it next needs it."""
     raw = getattr(connection, "connection", None)
     if raw is not None:
-        _known.pop(raw, None)
+        forget_driver_connection(raw)
+
+
+def forget_driver_connection(pgconn: Any) -> None:
+    """``forget`` for a psycopg connection (an async pool's)."""
+    _known.pop(pgconn, None)
 
 
 def is_stale_statement(exc: DatabaseError) -> bool:
@@ -99,4 +142,6 @@ def is_stale_statement(exc: DatabaseError) -> bool:
     state = getattr(exc.__cause__, "sqlstate", None) or getattr(exc.__cause__, "pgcode", None)
     if state not in _STALE_STATES:
         return False
+    if state == "22P02":  # a batch save's own conflict is also an invalid input syntax
+        return sql.CONFLICT_MARK not in str(exc)
     return state != "0A000" or "cached plan must not change result type" in str(exc)

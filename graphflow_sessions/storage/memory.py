@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,8 +13,16 @@ from django.utils import timezone
 from ..contract.codec import read_context
 from ..exceptions import SessionConflict, SessionExists
 from ..ids import SessionId, parse_session_id
-from ..signals import session_deleted
-from .base import SessionStorage, checked_row, new_row_version, saved
+from .base import (
+    SessionRow,
+    SessionStorage,
+    batch_expectations,
+    check_distinct,
+    checked_row,
+    deleted,
+    new_row_version,
+    saved,
+)
 from .sql import session_model
 
 if TYPE_CHECKING:
@@ -57,27 +66,52 @@ class InMemorySessionStorage(SessionStorage):
             stored = self._rows.get(row.id)
             if create and stored is not None:
                 raise SessionExists.for_id(row.id)
-            if (
-                expected_version is not None
-                and stored is not None
-                and stored.version != expected_version
-            ):
-                raise SessionConflict.for_versions(row.id, expected_version, stored.version)
-            if stored is None:
-                version, created = new_row_version(expected_version), now
-            else:
-                version, created = stored.version + 1, stored.created_at
-            self._rows[row.id] = _StoredRow(
-                row.graph_id,
-                row.current_task_id,
-                row.status_message,
-                row.context.json,
-                created,
-                now,
-                version,
-            )
-        session.version, session.created_at, session.updated_at = version, created, now
+            self._check_version(row, expected_version)
+            self._store(session, row, expected_version, now)
         saved(self, session, None)
+
+    def save_many(
+        self, sessions: Sequence[Session], *, expected_versions: Sequence[int | None] | None = None
+    ) -> None:
+        expected = batch_expectations(sessions, expected_versions)
+        rows = [checked_row(session, parse_session_id(session.id)) for session in sessions]
+        check_distinct([row.id for row in rows])
+        now = timezone.now()
+        with self._lock:
+            for row, version in zip(rows, expected, strict=True):
+                self._check_version(row, version)  # every one before any is written
+            for session, row, version in zip(sessions, rows, expected, strict=True):
+                self._store(session, row, version, now)
+        for session in sessions:
+            saved(self, session, None)
+
+    def _check_version(self, row: SessionRow, expected_version: int | None) -> None:
+        stored = self._rows.get(row.id)
+        if (
+            expected_version is not None
+            and stored is not None
+            and stored.version != expected_version
+        ):
+            raise SessionConflict.for_versions(row.id, expected_version, stored.version)
+
+    def _store(
+        self, session: Session, row: SessionRow, expected_version: int | None, now: datetime
+    ) -> None:
+        stored = self._rows.get(row.id)
+        if stored is None:
+            version, created = new_row_version(expected_version), now
+        else:
+            version, created = stored.version + 1, stored.created_at
+        self._rows[row.id] = _StoredRow(
+            row.graph_id,
+            row.current_task_id,
+            row.status_message,
+            row.context.json,
+            created,
+            now,
+            version,
+        )
+        session.version, session.created_at, session.updated_at = version, created, now
 
     def get(self, session_id: SessionId) -> Session | None:
         sid = parse_session_id(session_id)
@@ -98,13 +132,20 @@ class InMemorySessionStorage(SessionStorage):
         session._state.adding = False
         return session
 
+    def get_many(self, session_ids: Sequence[SessionId]) -> list[Session | None]:
+        return [self.get(sid) for sid in [parse_session_id(value) for value in session_ids]]
+
     def delete(self, session_id: SessionId) -> bool:
         sid = parse_session_id(session_id)
         with self._lock:
-            deleted = self._rows.pop(sid, None) is not None
-        if deleted:
-            session_deleted.send(type(self), session_id=sid, using=None)
-        return deleted
+            removed = self._rows.pop(sid, None) is not None
+        if removed:
+            deleted(self, sid, None)
+        return removed
+
+    def delete_many(self, session_ids: Sequence[SessionId]) -> int:
+        ids = [parse_session_id(value) for value in session_ids]
+        return sum(self.delete(sid) for sid in dict.fromkeys(ids))
 
     def __len__(self) -> int:
         return len(self._rows)

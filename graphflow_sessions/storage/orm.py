@@ -18,7 +18,7 @@ from ..exceptions import SessionConflict, SessionExists
 from .base import SessionRow, new_row_version
 from .sql import session_model
 
-__all__ = ["create_row", "restore_rows", "save_row"]
+__all__ = ["create_row", "delete_rows", "restore_rows", "save_row"]
 
 
 def save_row(
@@ -87,6 +87,15 @@ def prune_batch(
         if ids:
             manager.filter(id__in=ids, updated_at__lt=cutoff).delete()
     return ids, max((row[1] for row in rows if row[1] is not None), default=None)
+
+
+def delete_rows(alias: str, ids: Sequence[Any]) -> list[Any]:
+    """Delete the rows of ``ids`` without ``DELETE ... RETURNING``; the ids deleted."""
+    manager = session_model().objects.using(alias)
+    with transaction.atomic(using=alias):
+        found = list(manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+        manager.filter(pk__in=found).delete()
+    return found
 
 
 def restore_rows(alias: str, rows: Sequence[dict[str, Any]]) -> None:

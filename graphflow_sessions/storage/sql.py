@@ -14,6 +14,8 @@ server's ``NOW()``, never the application's clock.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -22,9 +24,12 @@ if TYPE_CHECKING:
     from ..models import Session
 
 __all__ = [
+    "CONFLICT_MARK",
     "FIRST_VERSION",
     "Statements",
     "add_version_column",
+    "batch_document",
+    "id_array",
     "database_time",
     "distinct_values",
     "graph_flow_create_table",
@@ -36,6 +41,10 @@ __all__ = [
     "table_sample",
     "table_sizes",
 ]
+
+#: What a batch save's error says when a session of the batch is not at its expected
+#: version (followed by the stored version and the id): the statement wrote nothing.
+CONFLICT_MARK = "graphflow_sessions: version conflict"
 
 #: The version of a newly created row (graph-flow 0.6 stores a new row at ``$6 + 1``, 1
 #: for a session read at version 0).
@@ -78,6 +87,37 @@ def add_version_column(table: str) -> str:
 def set_context_compression(table: str, method: str) -> str:
     """Compress new large contexts with ``method`` (``lz4``, or ``default``) from now on."""
     return f"ALTER TABLE {table} ALTER COLUMN context SET COMPRESSION {method}"
+
+
+def id_array(ids: Sequence[str]) -> str:
+    """The ids (as text) as one PostgreSQL array literal, sent untyped: PostgreSQL reads it
+    as an array of the id column's type (uuid or text) where it is compared with it."""
+    return (
+        "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in ids) + "}"
+    )
+
+
+def batch_document(
+    rows: Sequence[tuple[str, str, str, str | None, bytes, int, int | None]],
+) -> bytes:
+    """The JSON array ``upsert_many`` reads: per row the id (as text), graph, task, status
+    message, context (JSON bytes, inserted as they are), new row's version and expected
+    version (None: saved whatever the stored version)."""
+    parts = []
+    for sid, graph_id, task_id, status, context, version, expected in rows:
+        head = json.dumps(
+            {
+                "id": sid,
+                "graph_id": graph_id,
+                "current_task_id": task_id,
+                "status_message": status,
+                "version": version,
+            }
+            | ({} if expected is None else {"expected": expected}),
+            ensure_ascii=False,
+        )
+        parts.append(head[:-1].encode() + b', "context": ' + context + b"}")
+    return b"[" + b",".join(parts) + b"]"
 
 
 def database_time(connection: Any) -> str:
@@ -213,6 +253,68 @@ class Statements:
         if report_backend_pid:
             self.delete += " RETURNING pg_backend_pid()"
         self._json_param = json_param
+        self._pid = pid
+        if self.postgres:
+            # Batches on PostgreSQL, one statement each whatever the number of sessions (so
+            # one prepared statement). The rows travel as one JSON array read by
+            # jsonb_populate_recordset into the table's own row type, so the id is parsed
+            # by the id column's type (uuid or text: one statement serves both tables);
+            # ids for a select or a delete travel as one array literal whose element type
+            # PostgreSQL takes from the id column.
+            #: Save many: the rows as a JSON array (``batch_document``).
+            self.upsert_many = self._upsert_many(quote, version)
+            #: Get many: the ids as an array literal (``id_array``).
+            self.select_many = f"SELECT {columns}{pid} FROM {table} WHERE {quote('id')} = ANY(%s)"
+            #: Delete many: the ids as an array literal; returns the ids deleted.
+            self.delete_many = (
+                f"DELETE FROM {table} WHERE {quote('id')} = ANY(%s) RETURNING {quote('id')}{pid}"
+            )
+
+    def _upsert_many(self, quote: Any, version: str) -> str:
+        """graph-flow's upsert of every row of the document at once. A row whose document
+        entry carries ``expected`` is replaced only if still at that version; otherwise the
+        whole statement fails (``CONFLICT_MARK``: the stored version and the id in the
+        error), so nothing of the batch is written."""
+        table, key = self.table, quote("id")
+        selected = ", ".join(
+            self.now if name in ("created_at", "updated_at") else quote(name)
+            for name in self.column_names
+        )
+        expected = f"(SELECT e.expected FROM expected e WHERE e.id = EXCLUDED.{key}::text)"
+        conflict = f"CAST('{CONFLICT_MARK} ' || {version} || ' ' || {table}.{key} AS bigint)"
+        return (
+            "WITH document AS (SELECT %s::jsonb AS rows), "
+            f"input AS (SELECT * FROM jsonb_populate_recordset(NULL::{table}, "
+            "(SELECT rows FROM document))), "
+            "expected AS (SELECT r->>'id' AS id, (r->>'expected')::bigint AS expected "
+            "FROM jsonb_array_elements((SELECT rows FROM document)) r WHERE r ? 'expected') "
+            f"INSERT INTO {table} ({self._columns}) "
+            f"SELECT {selected} FROM input "
+            f"ON CONFLICT ({key}) DO UPDATE SET "
+            + ", ".join(
+                f"{quote(name)} = EXCLUDED.{quote(name)}"
+                for name in ("graph_id", "current_task_id", "status_message", "context")
+            )
+            + f", {quote('updated_at')} = {self.now}, {quote('version')} = CASE WHEN "
+            f"{expected} IS NULL OR {expected} = {version} THEN {version} + 1 "
+            f"ELSE {conflict} END"
+            f" RETURNING {key}, {quote('version')}, {quote('created_at')}, {quote('updated_at')}"
+            f"{self._pid}"
+        )
+
+    def select_in(self, count: int) -> str:
+        """Get many where there is no array parameter: ``count`` ids."""
+        return (
+            f"SELECT {self._columns} FROM {self.table} "
+            f"WHERE {self._quote('id')} IN ({', '.join(['%s'] * count)})"
+        )
+
+    def delete_in(self, count: int) -> str:
+        """Delete many where there is no array parameter: ``count`` ids; returns the ids."""
+        key = self._quote("id")
+        return (
+            f"DELETE FROM {self.table} WHERE {key} IN ({', '.join(['%s'] * count)}) RETURNING {key}"
+        )
 
     def prune_batch(
         self, *, since: bool, graph: bool, except_graphs: int, skip_locked: bool

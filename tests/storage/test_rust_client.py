@@ -298,7 +298,8 @@ def test_the_admin_shows_what_rust_wrote_with_the_same_values(rust, admin_client
     page = admin_client.get(
         reverse("admin:graphflow_sessions_session_change", args=[session_id])
     ).content.decode()
-    assert 'title="2025-06-10T12:34:56.123456789Z (UTC)"' in page
+    # The message's stored RFC 3339 text, nanoseconds and all, is what its time's title ends with.
+    assert ' · 2025-06-10T12:34:56.123456789Z UTC"' in page
     assert "History limit: none (max_messages is null)." in page
     assert html.escape(written.session["status_message"]) in page
 

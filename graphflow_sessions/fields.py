@@ -1,5 +1,6 @@
-"""The columns graph-flow shapes: ``SessionIdField`` (uuid or text ids) and ``ContextField``
-(the ``context`` jsonb column, read and written as a graph-flow Context)."""
+"""The columns graph-flow shapes: ``SessionIdField`` (uuid or text ids), ``ContextField``
+(the ``context`` jsonb column, read and written as a graph-flow Context) and
+``IndexedTextField`` (graph and task, indexed by their first characters)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import JSONField, UUIDField
+from django.db.models import F, Func, JSONField, TextField, UUIDField
 from django.db.models.expressions import Expression
+from django.db.models.lookups import Exact
 from django.db.models.query_utils import DeferredAttribute
 
 from .conf import app_settings
@@ -17,6 +19,7 @@ from .contract.jsontext import decode_json
 from .contract.types import Context
 from .exceptions import ContextDeserializationError, ContextError, InvalidSessionId
 from .ids import SessionId, id_text, is_canonical_uuid_text, parse_session_id
+from .storage import sql
 from .storage.flavour import id_for_table
 
 
@@ -143,3 +146,38 @@ def _checked(value: Any) -> Context:
     """A Context, or a dict in its shape, checked as a save checks it (contract, storable
     values, MAX_CONTEXT_BYTES); ContextError otherwise."""
     return check_context(value, max_bytes=app_settings.MAX_CONTEXT_BYTES)
+
+
+def indexed_prefix(column: str) -> Func:
+    """The expression the graph and task indexes hold (see ``sql.INDEXED_TEXT_CHARS``)."""
+    return Func(F(column), template=sql.indexed_prefix("%(expressions)s"))
+
+
+class IndexedTextField(TextField):
+    """A text column whose index holds its first ``sql.INDEXED_TEXT_CHARS`` characters (a
+    btree cannot hold a long incompressible value). An equality filter compares that prefix,
+    which the index serves, and then the rest; forms accept at most that many characters,
+    as the storage does. Migrations see a plain TextField: the column is unchanged."""
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.TextField", args, kwargs
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"max_length": sql.INDEXED_TEXT_CHARS, **kwargs})
+
+
+@IndexedTextField.register_lookup
+class IndexedExact(Exact):
+    """``column = value`` as ``prefix(column) = prefix(value) AND rest(column) = rest(value)``:
+    the same rows, found through the prefix index on PostgreSQL and SQLite alike (SQLite
+    would rewrite a plain ``column = value`` beside it into the value's prefix, and miss
+    the index)."""
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        prefixes = f"{sql.indexed_prefix(lhs)} = {sql.indexed_prefix(rhs)}"
+        rests = f"{sql.indexed_rest(lhs)} = {sql.indexed_rest(rhs)}"
+        params = [*lhs_params, *rhs_params]
+        return f"({prefixes} AND {rests})", (*params, *params)

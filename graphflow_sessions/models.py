@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models, router
+from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from .contract.types import Context
 from .exceptions import ContextDeserializationError
 from .expressions import LastMessageField, MessageCount
-from .fields import ContextField, SessionIdField
+from .fields import ContextField, IndexedTextField, SessionIdField, indexed_prefix
 from .storage import DatabaseSessionStorage
 
 
@@ -52,9 +53,9 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
 class Session(models.Model):
     id = SessionIdField(_("id"), primary_key=True, default=uuid.uuid4, editable=False)
-    graph_id = models.TextField(_("graph"), default="default")
+    graph_id = IndexedTextField(_("graph"), default="default")
     # The task the next step runs: the resume point.
-    current_task_id = models.TextField(_("current task"))
+    current_task_id = IndexedTextField(_("current task"))
     # Diagnostic text of the last executed task; overwritten every step. graph-flow writes
     # NULL for "no message" (Option<String>), so NULL it is, not Django's empty string.
     status_message = models.TextField(_("status message"), null=True, blank=True)  # noqa: DJ001
@@ -71,17 +72,19 @@ class Session(models.Model):
         indexes = [
             # Newest first (admin list), cursor pagination (API), retention (updated_at < X).
             models.Index(fields=["updated_at", "id"], name="gfs_updated_id_idx"),
-            # "This graph's sessions, newest first" (admin and API filters, per-graph retention).
-            models.Index(fields=["graph_id", "updated_at"], name="gfs_graph_updated_idx"),
-            # "Who is waiting at this task" (admin and API filters).
-            models.Index(fields=["current_task_id", "updated_at"], name="gfs_task_updated_idx"),
+            # "This graph's sessions, newest first" (admin and API filters, per-graph retention,
+            # the admin's choices of graphs). By prefix: a btree cannot hold long values.
+            models.Index(
+                indexed_prefix("graph_id"), F("updated_at"), name="gfs_graph_prefix_updated_idx"
+            ),
+            # "Who is waiting at this task" (admin and API filters, the choices of tasks).
+            models.Index(
+                indexed_prefix("current_task_id"),
+                F("updated_at"),
+                name="gfs_task_prefix_updated_idx",
+            ),
             # Created-date filters and the admin's date drill-down.
             models.Index(fields=["created_at"], name="gfs_created_idx"),
-            # The overview's "where sessions wait": sessions per graph, task and idle time,
-            # counted from this index alone (an index-only scan, no row read).
-            models.Index(
-                fields=["graph_id", "current_task_id", "updated_at"], name="gfs_graph_task_idx"
-            ),
         ]
         verbose_name = _("session")
         verbose_name_plural = _("sessions")

@@ -238,7 +238,7 @@ def _text(record: dict[str, Any], key: str, *, nullable: bool = False) -> str | 
         return None
     if not isinstance(value, str):
         raise _BadLine(f"{key}: expected a string, got {_kind(value)}")
-    problem = text_column_problem(value)
+    problem = text_column_problem(value, column=key)
     if problem is not None:
         raise _BadLine(f"{key}: {problem}")
     return value

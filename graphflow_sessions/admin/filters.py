@@ -5,6 +5,8 @@ table on every page view. Here PostgreSQL walks the (graph_id, updated_at) and
 (current_task_id, updated_at) indexes with a recursive "loose index scan": one probe per
 distinct value, so a million rows with twenty graphs cost twenty probes. Choices are capped
 at ``MAX_CHOICES``; any other value still filters when given in the URL (or use search).
+The indexes hold each value's first 512 characters, and a choice is that prefix: a longer
+value (only another writer stores one) is listed, and filtered, by its start.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from ..fields import indexed_prefix
 from ..routers import list_database
 from ..storage import sql
 from .facets import BoundedFacetsMixin
@@ -45,7 +48,9 @@ class _DistinctValueFilter(BoundedFacetsMixin, admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        return queryset.filter(**{self.column: value}) if value else queryset
+        if not value:
+            return queryset
+        return queryset.alias(_prefix=indexed_prefix(self.column)).filter(_prefix=value)
 
 
 class GraphFilter(_DistinctValueFilter):

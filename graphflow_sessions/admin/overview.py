@@ -3,7 +3,8 @@
 Seven queries whatever the table's size: the catalogue's sizes and row estimate; one pass
 for rows and stored bytes by age and per retention rule (``pg_column_size`` reads a value's
 header or TOAST pointer, never the TOAST data); the largest sessions; sessions per graph,
-task and idle time (its columns are all in gfs_graph_task_idx: an index-only scan);
+task and idle time (row headers only; no btree may hold whole graph and task values, which
+can be longer than an index entry);
 sessions started and last updated per day (the created_at and updated_at indexes); and the
 history lengths of the newest ``ADMIN_OVERVIEW_SAMPLE`` sessions (a history's length is
 inside the context, which has to be read).
@@ -323,9 +324,7 @@ def _per_day(reader: _Reader, column: str, now: datetime, days: int) -> list[Day
 
 def _where_sessions_wait(reader: _Reader, now: datetime) -> tuple[list[GraphSummary], bool]:
     idle = {key: _range(now, low, high) for key, low, high in IDLE_BUCKETS}
-    # COUNT(*) and COUNT(updated_at), never COUNT(id): every column the query needs is in
-    # gfs_graph_task_idx (an index-only scan). Each bucket's condition implies updated_at
-    # is not NULL.
+    # Each bucket's condition implies updated_at is not NULL.
     rows = reader.rows(
         reader.queryset.values("graph_id", "current_task_id").annotate(
             total=Count("*"),

@@ -165,6 +165,27 @@ def decode_json(text: str | bytes | bytearray, *, what: str = "context") -> Any:
         raise ContextDeserializationError(f"{what}: JSON is nested too deeply to read") from exc
 
 
+# A JSON string, escapes included (the unrolled form: no backtracking on long strings).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def count_json_items(text: bytes, *, in_strings: bool = True) -> tuple[int, int]:
+    """``(containers, commas)`` in JSON ``text``: its objects and arrays (``{`` and ``[``)
+    and its commas (about one per value or key beyond the first in each), without building
+    any Python value. ``in_strings``: count the characters inside strings too, an upper
+    bound made by three passes at C speed; else only outside strings (one pass over the
+    strings, about a microsecond each, in constant memory). For text that is not valid
+    JSON the counts are approximate: decoding it then says what is wrong."""
+    containers = text.count(b"{") + text.count(b"[")
+    commas = text.count(b",")
+    if not in_strings:
+        for match in _JSON_STRING.finditer(text):
+            start, end = match.span()
+            containers -= text.count(b"{", start, end) + text.count(b"[", start, end)
+            commas -= text.count(b",", start, end)
+    return containers, commas
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 

@@ -10,8 +10,9 @@ a graph-flow service can read (and write) it too. Enable it with::
     }
 
 User A then gets 404 for user B's sessions (on every endpoint), never sees them in lists,
-and cannot hand a session to B or create one for B (403: the result would leave A's scope).
-Staff users see everything. On PostgreSQL the filter is a jsonb containment that the
+and cannot hand a session to B or create one for B (403: the result would leave A's scope),
+nor choose the id of a new session (400: whether an id is taken would reveal B's session).
+Staff users see everything, and choose ids. On PostgreSQL the filter is a jsonb containment that the
 ``gfs_context_data_gin`` index serves.
 
 To keep owners elsewhere (a project model with a ``session_id`` column, a team), write the

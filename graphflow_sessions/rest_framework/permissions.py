@@ -13,6 +13,10 @@ see every session. Projects change that with two settings::
 The hook scopes every endpoint, reads and writes: a session outside the scope answers 404
 (its existence is not revealed), and a write whose result would fall outside the scope is
 refused with 403 and rolled back. ``ownership`` has a ready per-owner recipe.
+
+Only a request that sees every session may choose the id of a session it creates: for any
+other, "that id is taken" (409) or even "not found" against "created" would reveal a
+session it cannot see, so the server makes the id and a client-sent one is a 400.
 """
 
 from __future__ import annotations
@@ -51,6 +55,15 @@ def scope(request: Request, queryset: QuerySet[Session]) -> QuerySet[Session]:
 
 def is_scoped() -> bool:
     return app_settings.API_QUERYSET_HOOK is not None
+
+
+def may_choose_ids(request: Request) -> bool:
+    """Whether the request may create a session under an id of its choosing: only if its
+    scope leaves out no session (the hook filters nothing for it, as for staff under the
+    ownership recipe), since otherwise the answer for a taken id tells it exists."""
+    if not is_scoped():
+        return True
+    return not scope(request, Session.objects.all()).query.has_filters()
 
 
 def prepare_new_session(request: Request, session: Session) -> None:

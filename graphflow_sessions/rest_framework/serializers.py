@@ -21,6 +21,7 @@ from ..contract.types import Context
 from ..exceptions import ContextError, ContextTooLarge, InvalidSessionId
 from ..ids import SessionId, id_text
 from ..storage import DatabaseSessionStorage
+from ..storage.sql import INDEXED_TEXT_CHARS
 from .parsers import RequestTooLarge
 
 ROLE_CHOICES = [(role.value, role.value) for role in MessageRole]
@@ -34,6 +35,14 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class IndexedTextField(TextField):
+    """Graph and task: at most as many characters as their indexes hold (the storage's own
+    limit, answered here as a 400 on the field, with the schema stating it)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=INDEXED_TEXT_CHARS, **kwargs)
 
 
 @extend_schema_field({"type": "string", "format": "date-time"})
@@ -173,8 +182,8 @@ class SessionSerializer(serializers.Serializer):
     """A whole session. On create, ``id`` is optional (the server makes a UUID)."""
 
     id = SessionIdField(required=False)
-    graph_id = TextField(default="default", trim_whitespace=False)
-    current_task_id = TextField(
+    graph_id = IndexedTextField(default="default", trim_whitespace=False)
+    current_task_id = IndexedTextField(
         trim_whitespace=False, help_text=_("The task the next step runs: the resume point.")
     )
     status_message = TextField(
@@ -195,7 +204,7 @@ class SessionUpdateSerializer(SessionSerializer):
     """PUT/PATCH: the id is the URL's; the rest replaces (PUT) or updates (PATCH)."""
 
     id = SessionIdField(read_only=True)
-    graph_id = TextField(trim_whitespace=False)
+    graph_id = IndexedTextField(trim_whitespace=False)
     context = ContextField()
 
 

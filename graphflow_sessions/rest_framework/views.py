@@ -53,7 +53,7 @@ from .errors import Conflict, exception_handler
 from .filters import SessionFilterSet
 from .pagination import MessagePagination, SessionCursorPagination
 from .parsers import MergePatchParser, StrictJSONParser
-from .permissions import permission_classes, prepare_new_session, scope
+from .permissions import may_choose_ids, permission_classes, prepare_new_session, scope
 from .serializers import (
     MessageSerializer,
     NewMessageSerializer,
@@ -215,6 +215,10 @@ class SessionViewSet(viewsets.GenericViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
+        if values.get("id") and not may_choose_ids(request):
+            raise ValidationError(
+                {"id": [_("Leave the id out: the server chooses the id of a session you create.")]}
+            )
         session = Session(
             id=values.get("id") or uuid.uuid4(),
             graph_id=values["graph_id"],

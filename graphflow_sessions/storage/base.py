@@ -31,7 +31,7 @@ from ..contract.codec import EncodedContext, write_context
 from ..exceptions import InvalidSession, SessionNotFound
 from ..ids import SessionId
 from ..signals import session_deleted, session_saved
-from .sql import FIRST_VERSION
+from .sql import FIRST_VERSION, INDEXED_TEXT_CHARS, INDEXED_TEXT_COLUMNS
 
 if TYPE_CHECKING:
     from ..models import Session
@@ -83,7 +83,7 @@ def checked_row(session: Session, session_id: SessionId, *, jsonb: bool = False)
                 f"got {type(value).__name__}",
                 session_id=session_id,
             )
-        problem = text_column_problem(value)
+        problem = text_column_problem(value, column=name)
         if problem is not None:
             raise InvalidSession(
                 f"cannot save session {session_id}: {name} {problem}", session_id=session_id
@@ -99,9 +99,15 @@ def checked_row(session: Session, session_id: SessionId, *, jsonb: bool = False)
     )
 
 
-def text_column_problem(value: str) -> str | None:
-    """Why ``value`` cannot be stored in a text column (graph, task, status message), as
-    the end of a sentence naming the column, or None."""
+def text_column_problem(value: str, *, column: str) -> str | None:
+    """Why ``value`` cannot be stored in the text ``column`` (graph, task, status message),
+    as the end of a sentence naming the column, or None."""
+    if column in INDEXED_TEXT_COLUMNS and len(value) > INDEXED_TEXT_CHARS:
+        # The same limit on every database: PostgreSQL's index would refuse some of these.
+        return (
+            f"is {len(value):,} characters long; at most {INDEXED_TEXT_CHARS} can be stored "
+            "(the column is indexed)"
+        )
     if "\x00" in value:
         return "contains a NUL character (\\u0000), which PostgreSQL text cannot store"
     if not value.isascii():

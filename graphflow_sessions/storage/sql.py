@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFLICT_MARK",
     "FIRST_VERSION",
+    "INDEXED_TEXT_CHARS",
+    "INDEXED_TEXT_COLUMNS",
     "Statements",
     "add_version_column",
     "batch_document",
@@ -34,6 +36,8 @@ __all__ = [
     "distinct_values",
     "graph_flow_create_table",
     "id_column_type",
+    "indexed_prefix",
+    "indexed_rest",
     "set_context_compression",
     "row_estimate",
     "session_model",
@@ -49,6 +53,26 @@ CONFLICT_MARK = "graphflow_sessions: version conflict"
 #: The version of a newly created row (graph-flow 0.6 stores a new row at ``$6 + 1``, 1
 #: for a session read at version 0).
 FIRST_VERSION = 1
+
+#: The text columns that the filter indexes hold, by their first ``INDEXED_TEXT_CHARS``
+#: characters: a btree entry holds at most 2,704 bytes, which a whole incompressible value
+#: of ~2.7 KB would exceed (PostgreSQL then refuses the row). 512 characters are at most
+#: 2,048 bytes of UTF-8, so any row a Rust service writes is indexed; our writers refuse
+#: longer values (``storage.base.text_column_problem``), so for their rows the indexed
+#: prefix is the whole value.
+INDEXED_TEXT_COLUMNS = ("graph_id", "current_task_id")
+INDEXED_TEXT_CHARS = 512
+
+
+def indexed_prefix(sql: str) -> str:
+    """The part of the text ``sql`` that the indexes hold (migration 0006), written the same
+    for PostgreSQL and SQLite so that both planners match it to the index expression."""
+    return f"SUBSTR({sql}, 1, {INDEXED_TEXT_CHARS})"
+
+
+def indexed_rest(sql: str) -> str:
+    """The part of the text ``sql`` beyond ``indexed_prefix`` (empty for our writers' rows)."""
+    return f"SUBSTR({sql}, {INDEXED_TEXT_CHARS + 1})"
 
 
 def session_model() -> type[Session]:
@@ -138,10 +162,11 @@ def id_column_type(connection: Any) -> tuple[str, list[Any]]:
 
 
 def distinct_values(connection: Any, column: str, limit: int) -> tuple[str, list[Any]]:
-    """Up to ``limit`` distinct values of ``column``, sorted. On PostgreSQL a recursive
-    "loose index scan" over the column's index: one probe per distinct value."""
+    """Up to ``limit`` distinct indexed prefixes of one of ``INDEXED_TEXT_COLUMNS``, sorted
+    (the values themselves, but for longer ones another writer stored). On PostgreSQL a
+    recursive "loose index scan" over the column's index: one probe per distinct value."""
     quote = connection.ops.quote_name
-    table, col = quote(session_model()._meta.db_table), quote(column)
+    table, col = quote(session_model()._meta.db_table), indexed_prefix(quote(column))
     if connection.vendor == "postgresql":
         sql = (
             f"WITH RECURSIVE walk(value) AS ("

@@ -171,3 +171,16 @@ def test_sessions_can_be_added_when_edits_are_allowed(admin_client):
     assert response.status_code == 302
     stored = Session.objects.get()
     assert stored.context == context and stored.status_message is None
+
+
+@pytest.mark.parametrize("field", ["graph_id", "current_task_id"])
+def test_an_id_over_the_indexed_length_is_a_form_error_and_saves_nothing(admin_client, field):
+    session = make_session(context=chat_context(1))
+    before = _stored(session)
+    context = json.dumps(session.context.to_dict())
+    response = _post(admin_client, session, context, **{field: "".join(["ab"] * 300)})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field]
+    assert "at most 512 characters (it has 600)" in errors[field][0]
+    assert _stored(session) == before

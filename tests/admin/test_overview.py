@@ -413,19 +413,6 @@ def test_a_fixed_number_of_queries_on_a_table_estimated_at_two_million_rows(admi
     assert '<td class="gfs-estimate">2000000</td>' in response.content.decode()
 
 
-@pytest.mark.postgres
-def test_the_wait_counts_come_from_an_index_only_scan():
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(
-            "EXPLAIN SELECT graph_id, current_task_id, COUNT(*), "
-            "COUNT(*) FILTER (WHERE updated_at >= NOW()) FROM sessions "
-            "GROUP BY graph_id, current_task_id"
-        )
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using gfs_graph_task_idx" in plan
-
-
 def test_the_numbers_are_cached_and_say_as_of_when(admin_client, settings, fixture):
     settings.GRAPHFLOW_SESSIONS = {"ADMIN_OVERVIEW_CACHE_SECONDS": 300}
     first = _overview(admin_client)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.test.utils import override_settings
 
@@ -124,3 +126,49 @@ def test_a_custom_hook_scopes_by_graph(alice: object) -> None:
         assert client.get(detail(hidden.id)).status_code == 404
         assert client.delete(detail(hidden.id)).status_code == 404
     assert Session.objects.filter(pk=hidden.id).exists()
+
+
+@OWNERS
+def test_a_user_cannot_tell_a_taken_id_from_a_free_one(alice: object, bob: object) -> None:
+    bobs = make_session(data={"owner_id": bob.pk})  # type: ignore[attr-defined]
+    client = client_for(alice)
+    body = {"current_task_id": "t", "graph_id": "g"}
+    taken = client.post("/api/sessions/", {**body, "id": str(bobs.id)}, format="json")
+    free = client.post("/api/sessions/", {**body, "id": str(uuid.uuid4())}, format="json")
+    # The same answer for both: the id is not the client's to choose.
+    assert (taken.status_code, taken.json()) == (free.status_code, free.json())
+    assert taken.status_code == 400
+    assert "the server chooses the id" in taken.json()["id"][0]
+    assert Session.objects.count() == 1
+    assert stored(bobs.id).context.data == {"owner_id": bob.pk}  # type: ignore[attr-defined]
+    # Without an id the server makes one.
+    assert client.post("/api/sessions/", body, format="json").status_code == 201
+
+
+@OWNERS
+def test_staff_still_choose_ids_under_the_ownership_recipe(alice: object) -> None:
+    existing = make_session(data={"owner_id": alice.pk})  # type: ignore[attr-defined]
+    client = client_for(user("root", staff=True))
+    chosen = str(uuid.uuid4())
+    body = {"current_task_id": "t"}
+    assert client.post("/api/sessions/", {**body, "id": chosen}, format="json").status_code == 201
+    assert stored(chosen).graph_id == "default"
+    # Staff see every session, so "already exists" tells them nothing new.
+    taken = client.post("/api/sessions/", {**body, "id": str(existing.id)}, format="json")
+    assert taken.status_code == 409
+
+
+def test_a_custom_hook_that_hides_sessions_also_withholds_the_choice_of_id(alice: object) -> None:
+    def claims_only(request: object, queryset: object) -> object:
+        return queryset.filter(graph_id="claims")  # type: ignore[attr-defined]
+
+    hidden = make_session(graph_id="payroll")
+    settings = {
+        "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+        "API_QUERYSET_HOOK": claims_only,
+    }
+    with override_settings(GRAPHFLOW_SESSIONS=settings):
+        body = {"id": str(hidden.id), "graph_id": "claims", "current_task_id": "t"}
+        response = client_for(alice).post("/api/sessions/", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["id"]

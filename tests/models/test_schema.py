@@ -107,8 +107,8 @@ def test_the_named_indexes_exist_including_the_gin_index_on_context_data():
     assert set(indexes) >= {
         "sessions_pkey",
         "gfs_updated_id_idx",
-        "gfs_graph_updated_idx",
-        "gfs_task_updated_idx",
+        "gfs_graph_prefix_updated_idx",
+        "gfs_task_prefix_updated_idx",
         "gfs_created_idx",
         "gfs_context_data_gin",
     }

@@ -269,6 +269,8 @@ _LONE = "\ud800"  # half of a surrogate pair: json.dumps writes it as an escape
         (line(graph_id=f"a{_LONE}b"), "graph_id: contains a lone surrogate"),
         (line(current_task_id=f"a{_LONE}b"), "current_task_id: contains a lone surrogate"),
         (line(status_message=f"a{_LONE}b"), "status_message: contains a lone surrogate"),
+        (line(graph_id="g" * 513), "graph_id: is 513 characters long; at most 512 can be"),
+        (line(current_task_id="t" * 600), "current_task_id: is 600 characters long; at most"),
         (
             line(
                 context={

@@ -186,6 +186,7 @@ def test_fuzzing_every_operation_finds_no_server_error_and_no_schema_mismatch(
     assert any(code == 400 for _, code in statuses)
 
 
+@pytest.mark.heavy
 def test_stateful_sequences_along_the_links_find_no_server_error_and_no_schema_mismatch(
     staff: APIClient, report_figure: Callable[[str], None]
 ) -> None:

@@ -33,7 +33,7 @@ import pytest
 from tests.support import throwaway
 from tests.support.processes import ROOT, free_port, scratch_directory, serving
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
 
 ONE_SESSION_CLIENTS, APPENDS_TO_ONE = 8, 15
 OWN_SESSION_CLIENTS, APPENDS_TO_OWN = 50, 3

@@ -36,7 +36,7 @@ from tests.support import throwaway
 from tests.support.cluster import Cluster, throwaway_cluster
 from tests.support.databases import database_alias, postgres
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
 
 WRITERS = 8
 ALIAS = "gfs_faults_configured"

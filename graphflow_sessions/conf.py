@@ -35,9 +35,13 @@ DEFAULTS: dict[str, Any] = {
     # Admin list: count filtered results up to this many (then "more than N"); unfiltered
     # lists of larger PostgreSQL tables show the planner's row estimate instead of COUNT(*).
     "ADMIN_COUNT_LIMIT": 10_000,
-    # Admin search: words are looked for in the newest this-many sessions of the current list
-    # (their contexts must be read, so the work is bounded); None searches every session.
+    # Search without the full-text index (SQLite, or a project that leaves it out): words
+    # are looked for in the newest this-many sessions of the current list (their contexts
+    # must be read, so the work is bounded); None searches every session.
     "ADMIN_SEARCH_WINDOW": 2_000,
+    # Search (admin and API): seconds one search request may keep the database busy before
+    # it is cancelled there (statement_timeout on PostgreSQL); None sets no limit.
+    "SEARCH_TIMEOUT": 10,
     # Retention: default age in days (None keeps forever) and per-graph ages in days.
     "RETENTION_DAYS": None,
     "RETENTION_DAYS_BY_GRAPH": {},

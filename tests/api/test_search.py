@@ -21,6 +21,18 @@ def ids(*sessions: Session) -> set[str]:
     return {str(session.id) for session in sessions}
 
 
+def only_graph(graph_id: str) -> dict[str, object]:
+    """Settings letting any logged-in user in, scoped to one graph by the queryset hook."""
+
+    def hook(request: object, queryset: object) -> object:
+        return queryset.filter(graph_id=graph_id)  # type: ignore[attr-defined]
+
+    return {
+        "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+        "API_QUERYSET_HOOK": hook,
+    }
+
+
 def search(client: APIClient, query: str):
     response = client.get("/api/sessions/", {"search": query})
     assert response.status_code == 200, response.content
@@ -53,15 +65,7 @@ def test_filters_and_the_queryset_hook_apply_to_the_search(staff: APIClient) -> 
     payroll = make_session(graph_id="payroll", data={"w": "needle"})
     rows = staff.get("/api/sessions/", {"search": "needle", "graph": "claims"}).json()
     assert {row["id"] for row in rows["results"]} == ids(claims)
-
-    def payroll_only(request: object, queryset: object) -> object:
-        return queryset.filter(graph_id="payroll")  # type: ignore[attr-defined]
-
-    settings = {
-        "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-        "API_QUERYSET_HOOK": payroll_only,
-    }
-    with override_settings(GRAPHFLOW_SESSIONS=settings):
+    with override_settings(GRAPHFLOW_SESSIONS=only_graph("payroll")):
         client = client_for(user("alice"))
         assert found(client, "needle") == ids(payroll)
         assert found(client, str(claims.id)) == set()  # an id outside the hook is not found
@@ -139,15 +143,7 @@ def test_messages_search_counts_positions_in_the_trimmed_history(staff: APIClien
 
 def test_messages_search_is_scoped_like_the_rest(staff: APIClient) -> None:
     hidden = make_session(graph_id="payroll", messages=[("User", "needle")])
-
-    def claims_only(request: object, queryset: object) -> object:
-        return queryset.filter(graph_id="claims")  # type: ignore[attr-defined]
-
-    settings = {
-        "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-        "API_QUERYSET_HOOK": claims_only,
-    }
-    with override_settings(GRAPHFLOW_SESSIONS=settings):
+    with override_settings(GRAPHFLOW_SESSIONS=only_graph("claims")):
         client = client_for(user("alice"))
         response = client.get(detail(hidden.id, "messages/"), {"search": "needle"})
         assert response.status_code == 404

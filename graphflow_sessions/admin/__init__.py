@@ -143,7 +143,8 @@ class SessionAdmin(admin.ModelAdmin):
         return search.queryset, False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        if not request.GET.get(SEARCH_VAR, "").strip():
+        # A POST is an action (delete...) on the selected rows: not a search to cut short.
+        if request.method != "GET" or not request.GET.get(SEARCH_VAR, "").strip():
             return super().changelist_view(request, extra_context)
         try:
             # Every query of the page (search, count, rows, drill-down) runs inside the

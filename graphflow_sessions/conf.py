@@ -38,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     # Admin search: words are looked for in the newest this-many sessions of the current list
     # (their contexts must be read, so the work is bounded); None searches every session.
     "ADMIN_SEARCH_WINDOW": 2_000,
+    # PostgreSQL: migration 0004 installs the search index (side tables kept by triggers,
+    # see docs/search.md); False leaves it out (search then reads the newest sessions as
+    # ADMIN_SEARCH_WINDOW says). Read when migrating, and by graphflow_sessions_index.
+    "SEARCH_INDEX": True,
     # Retention: default age in days (None keeps forever) and per-graph ages in days.
     "RETENTION_DAYS": None,
     "RETENTION_DAYS_BY_GRAPH": {},

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import BooleanField, F, Func, QuerySet
 from django.db.models.expressions import RawSQL
 
 from ..storage import sql
@@ -46,6 +46,9 @@ __all__ = [
     "delete_orphans",
     "index_batch",
     "unindexed_count",
+    "COMMON_SHARE",
+    "CompiledTerm",
+    "TermMatches",
     "compile_terms",
     "filter_sessions",
     "index_complete",
@@ -193,7 +196,9 @@ BEGIN
   data := ctx -> 'data';
   new_len := jsonb_array_length(msgs);
   new_fields := gfs_search_fields_hash(graph, task, status, data);
-  SELECT * INTO st FROM gfs_search_session WHERE session_id = sid FOR UPDATE;
+  -- No lock of its own: every caller holds the session row's lock (a save's, or the index
+  -- command's FOR UPDATE), which serialises the writers of one session.
+  SELECT * INTO st FROM gfs_search_session WHERE session_id = sid;
   IF NOT FOUND THEN
     INSERT INTO gfs_search_session (session_id, head, message_count, fields, doc)
     VALUES (sid, 0, new_len, new_fields, gfs_search_fields_doc(graph, task, status, data));
@@ -436,9 +441,27 @@ def index_complete(using: str) -> bool:
     return state is not None and state[1]
 
 
-def compile_terms(connection: Any, query: SearchQuery) -> list[str]:
-    """Each term of ``query`` as a tsquery's text, built by the database's own parser; terms
-    with nothing to search for (punctuation only) are left out."""
+#: A term whose rarest word is in at least this share of the message rows (by the planner's
+#: statistics) is checked per session while the list is walked in its own order; rarer ones
+#: start from the GIN index. Either way the first page costs about the same.
+COMMON_SHARE = 0.005
+
+# The quoted lexemes of a tsquery's text, each with ``:*`` when it is a prefix.
+_LEXEMES = r"'((?:[^']|'')+)'(:\*)?"
+
+
+@dataclass(frozen=True)
+class CompiledTerm:
+    #: The term as a tsquery's text.
+    tsquery: str
+    #: The share of message rows holding its rarest word (0 when the statistics do not list
+    #: it among the most common).
+    share: float
+
+
+def compile_terms(connection: Any, query: SearchQuery) -> list[CompiledTerm]:
+    """Each term of ``query`` as a tsquery, built by the database's own parser, with how
+    common it is; terms with nothing to search for (punctuation only) are left out."""
     if not query.terms:
         return []
     kinds = {TermKind.WORD: "word", TermKind.PREFIX: "prefix", TermKind.PHRASE: "phrase"}
@@ -448,23 +471,29 @@ def compile_terms(connection: Any, query: SearchQuery) -> list[str]:
         params.extend([kinds[term.kind], term.text, n])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT gfs_search_tsquery(kind, words)::text FROM (VALUES {values}) "
-            "AS t(kind, words, n) ORDER BY n",
-            params,
+            "WITH stats AS (SELECT most_common_elems::text::text[] AS elems, "
+            "most_common_elem_freqs AS freqs FROM pg_stats "
+            "WHERE tablename = 'gfs_search_message' AND attname = 'doc' "
+            "AND schemaname = current_schema()), "
+            f"terms AS (SELECT n, gfs_search_tsquery(kind, words) AS q FROM (VALUES {values}) "
+            "AS t(kind, words, n)) "
+            # unnest, not subscripts: each subscript of a text array walks it from the start.
+            "SELECT q::text, coalesce((SELECT min(coalesce(("
+            " SELECT max(e.freq) FROM stats, unnest(stats.elems, stats.freqs) AS e(elem, freq)"
+            " WHERE e.elem = l.lexeme[1] OR (l.lexeme[2] IS NOT NULL"
+            " AND starts_with(e.elem, l.lexeme[1]))), 0))"
+            " FROM regexp_matches(q::text, %s, 'g') AS l(lexeme)), 0) "
+            "FROM terms ORDER BY n",
+            [*params, _LEXEMES],
         )
-        compiled = [str(row[0]) for row in cursor.fetchall()]
-    return [text for text in compiled if text]
+        compiled = [CompiledTerm(str(text), float(share)) for text, share in cursor.fetchall()]
+    return [term for term in compiled if term.tsquery]
 
 
-def _matching_ids(connection: Any, tsquery: str) -> RawSQL:
-    # Both tables' ids, as the sessions table's type: the planner can start from the GIN
-    # indexes (a rare word) or from the sessions' own order (a common one) either way. The
-    # type is read afresh: the queryset runs later, out of reach of the storage's retry when
-    # a graph-flow 0.6 service has converted the column meanwhile.
-    if flavour_of(connection, fresh=True) is Flavour.UUID_IDS:
-        key = "gfs_search_uuid(session_id)"
-    else:
-        key = "session_id"
+def _matching_ids(uuid_ids: bool, tsquery: str) -> RawSQL:
+    # Both tables' ids, as the sessions table's type, for the planner to start from the GIN
+    # indexes and look the sessions up by their primary key.
+    key = "gfs_search_uuid(session_id)" if uuid_ids else "session_id"
     return RawSQL(
         f"SELECT {key} FROM gfs_search_message WHERE doc @@ %s::tsquery "
         f"UNION ALL SELECT {key} FROM gfs_search_session WHERE doc @@ %s::tsquery",
@@ -472,19 +501,53 @@ def _matching_ids(connection: Any, tsquery: str) -> RawSQL:
     )
 
 
+class TermMatches(Func):
+    """True when the session (its ``pk``) has a message or fields matching ``tsquery``: a
+    check per session, through the side tables' keys, for a list walked in its own order."""
+
+    output_field = BooleanField()
+
+    def __init__(self, tsquery: str, *, uuid_ids: bool) -> None:
+        super().__init__(F("pk"))
+        self.tsquery = tsquery
+        self.uuid_ids = uuid_ids
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        pk_sql, pk_params = compiler.compile(self.source_expressions[0])
+        key = "gfs_search_uuid({}.session_id)" if self.uuid_ids else "{}.session_id"
+        sql = (
+            f"(EXISTS (SELECT 1 FROM gfs_search_message m WHERE {key.format('m')} = {pk_sql} "
+            "AND m.doc @@ %s::tsquery) OR EXISTS (SELECT 1 FROM gfs_search_session g "
+            f"WHERE {key.format('g')} = {pk_sql} AND g.doc @@ %s::tsquery))"
+        )
+        return sql, [*pk_params, self.tsquery, *pk_params, self.tsquery]
+
+
 def filter_sessions(queryset: QuerySet[Any], query: SearchQuery) -> QuerySet[Any]:
     """``queryset`` restricted to the sessions where every term of ``query`` matches: in one
     message (a phrase's words in order within that message) or in the session's graph, task,
     status or data. Filters and ordering are the queryset's own. A query whose terms hold
-    nothing searchable matches nothing."""
+    nothing searchable matches nothing.
+
+    The rarest term, when it is rare, is looked up in the GIN indexes; the other terms (all
+    of them when none is rare) are checked per session, of that set or of the list walked in
+    its own order: a common word's first page is then as quick as a rare one's.
+    """
     if not query:
         return queryset
     connection = connections[queryset.db]
     compiled = compile_terms(connection, query)
     if not compiled:
         return queryset.none()
-    for tsquery in compiled:
-        queryset = queryset.filter(pk__in=_matching_ids(connection, tsquery))
+    # The id type is read afresh: the queryset runs later, out of reach of the storage's
+    # retry, and a graph-flow 0.6 service may have converted the column meanwhile.
+    uuid_ids = flavour_of(connection, fresh=True) is Flavour.UUID_IDS
+    rarest = min(compiled, key=lambda term: term.share)
+    for term in compiled:
+        if term is rarest and term.share < COMMON_SHARE:
+            queryset = queryset.filter(pk__in=_matching_ids(uuid_ids, term.tsquery))
+        else:
+            queryset = queryset.filter(TermMatches(term.tsquery, uuid_ids=uuid_ids))
     return queryset
 
 
@@ -501,7 +564,7 @@ def message_positions(using: str, session_id: Any, query: SearchQuery) -> list[i
             "SELECT m.seq - s.head FROM gfs_search_message m "
             "JOIN gfs_search_session s ON s.session_id = m.session_id "
             f"WHERE m.session_id = %s AND m.doc @@ ({either}) ORDER BY m.seq",
-            [str(session_id), *compiled],
+            [str(session_id), *(term.tsquery for term in compiled)],
         )
         return [int(row[0]) for row in cursor.fetchall()]
 

@@ -152,3 +152,20 @@ def test_without_the_index_the_command_says_how_to_install_it() -> None:
         run()
     with pytest.raises(CommandError, match="not installed"):
         run("--drop")
+
+
+def test_search_index_false_makes_the_migration_a_no_op_and_unapplying_drops_it(
+    settings: Any,
+) -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    MigrationExecutor(connection).migrate([("graphflow_sessions", "0003_indexes")])
+    assert not postgres.index_installed("default")
+    settings.GRAPHFLOW_SESSIONS = {"SEARCH_INDEX": False}
+    executor = MigrationExecutor(connection)
+    executor.migrate([("graphflow_sessions", "0004_search")])
+    assert ("graphflow_sessions", "0004_search") in executor.recorder.applied_migrations()
+    assert not postgres.index_installed("default")
+    assert not postgres.index_complete("default")
+    session = make_session()  # saves work without the index
+    assert Session.objects.filter(pk=session.pk).exists()

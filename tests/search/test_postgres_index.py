@@ -19,6 +19,19 @@ from tests.support.admin import BASE_TIME, chat_context, make_session
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
+# Before the fixture below changes it.
+COMMON_SHARE = postgres.COMMON_SHARE
+
+
+@pytest.fixture(autouse=True, params=["from the index", "walking the list"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every search both ways filter_sessions can take: the rarest term from the GIN index
+    (what a test table's missing statistics give), or every term checked per session (what
+    common words get)."""
+    if request.param == "walking the list":
+        monkeypatch.setattr(postgres, "COMMON_SHARE", 0.0)
+    return str(request.param)
+
 
 def found(text: str, queryset: Any = None) -> set[Any]:
     queryset = Session.objects.all() if queryset is None else queryset
@@ -260,3 +273,15 @@ def test_truncating_the_table_empties_the_index() -> None:
         cursor.execute("TRUNCATE sessions")
         cursor.execute("SELECT count(*) FROM gfs_search_message")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_word_the_statistics_call_common_is_told_apart_from_a_rare_one() -> None:
+    for n in range(160):
+        make_session(context=said(f"the usual greeting number{n}", "the same again"))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE gfs_search_message")
+    common, rare, prefix = postgres.compile_terms(connection, parse_query("usual number7 gree*"))
+    assert common.share > COMMON_SHARE
+    assert rare.share < COMMON_SHARE  # one message of 320
+    assert prefix.share > COMMON_SHARE  # "greeting" starts with it
+    assert len(found("usual number7")) == 1

@@ -315,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=30, help="saves per size and mode")
     parser.add_argument("--keep", action="store_true", help="keep the generated rows")
+    parser.add_argument("--saves-only", action="store_true", help="time the saves only")
     parser.add_argument(
         "--reuse", action="store_true", help="search the rows a --keep run left (no load)"
     )
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loaded {args.sessions} x ~2 KB + {big} x ~100 KB: {report['load']}")
     report["sizes"] = sizes()
     print(f"sizes: {report['sizes']}")
-    report["searches"] = searches(args.repeat)
+    report["searches"] = [] if args.saves_only else searches(args.repeat)
     print(f"{'case':22} {'index ms':>9} {'window ms':>10} {'scan ms':>9}  rows i/w/s  same")
     for row in report["searches"]:
         print(

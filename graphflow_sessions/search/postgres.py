@@ -94,14 +94,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT lower(regexp_replace(normalize(left(t, {MAX_INDEXED_CHARACTERS}), NFKD),
                               '[{_COMBINING}]', '', 'g'))
 $$""",
-    # What is tokenized for stored text: the folded text, then the bigrams of its CJK runs.
+    # What is tokenized for stored text: the folded text, then the bigrams of its CJK runs
+    # (looked for only in text that has such characters: the search costs more than the
+    # tokenizing).
     rf"""
 CREATE OR REPLACE FUNCTION gfs_search_text(t text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT f || coalesce((
+  SELECT CASE WHEN f !~ '[{CJK_CHARACTERS}]' THEN f ELSE f || coalesce((
     SELECT ' ' || string_agg(substr(r.run[1], i, 2), ' ' ORDER BY r.n, i)
     FROM regexp_matches(f, '[{CJK_CHARACTERS}]{{2,}}', 'g') WITH ORDINALITY AS r(run, n),
-         generate_series(1, length(r.run[1]) - 1) AS i), '')
+         generate_series(1, length(r.run[1]) - 1) AS i), '') END
   FROM gfs_search_fold(t) AS f
 $$""",
     # What is tokenized for a query: CJK runs replaced by their bigrams, which the phrase
@@ -181,24 +183,37 @@ CREATE OR REPLACE FUNCTION gfs_search_apply(
   sid text, graph text, task text, status text, ctx jsonb, rebuild boolean
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
+  part jsonb;
   msgs jsonb;
   data jsonb;
   new_len integer;
   new_fields uuid;
-  st gfs_search_session%ROWTYPE;
-  last_fp uuid;
+  st record;
   j integer;
   lowest integer;
   trimmed integer;
 BEGIN
-  -- Read the (possibly toasted) context once for each part, and work on those copies only.
-  msgs := gfs_search_history(ctx);
-  data := ctx -> 'data';
+  -- One read of the (possibly toasted) context gives both parts: every operator applied to
+  -- ctx itself would decompress all of it again. A context that is no object gives nothing.
+  FOR part IN SELECT jsonb_path_query(ctx, 'strict $.keyvalue()', '{{}}', true) LOOP
+    IF part ->> 'key' = 'chat_history' THEN
+      msgs := part #> '{{value,messages}}';
+    ELSIF part ->> 'key' = 'data' THEN
+      data := part -> 'value';
+    END IF;
+  END LOOP;
+  IF jsonb_typeof(msgs) IS DISTINCT FROM 'array' THEN
+    msgs := '[]';
+  END IF;
   new_len := jsonb_array_length(msgs);
   new_fields := gfs_search_fields_hash(graph, task, status, data);
   -- No lock of its own: every caller holds the session row's lock (a save's, or the index
   -- command's FOR UPDATE), which serialises the writers of one session.
-  SELECT * INTO st FROM gfs_search_session WHERE session_id = sid;
+  SELECT s.head, s.message_count, s.fields, m.fingerprint AS last_fp INTO st
+  FROM gfs_search_session s
+  LEFT JOIN gfs_search_message m
+    ON m.session_id = s.session_id AND m.seq = s.head + s.message_count - 1
+  WHERE s.session_id = sid;
   IF NOT FOUND THEN
     INSERT INTO gfs_search_session (session_id, head, message_count, fields, doc)
     VALUES (sid, 0, new_len, new_fields, gfs_search_fields_doc(graph, task, status, data));
@@ -212,11 +227,9 @@ BEGIN
     WHERE session_id = sid;
   END IF;
   IF NOT rebuild AND st.message_count > 0 AND new_len > 0 THEN
-    SELECT fingerprint INTO last_fp FROM gfs_search_message
-    WHERE session_id = sid AND seq = st.head + st.message_count - 1;
     j := new_len - 1;
     lowest := greatest(0, new_len - {TAIL_WINDOW});
-    WHILE j >= lowest AND md5((msgs -> j)::text)::uuid IS DISTINCT FROM last_fp LOOP
+    WHILE j >= lowest AND md5((msgs -> j)::text)::uuid IS DISTINCT FROM st.last_fp LOOP
       j := j - 1;
     END LOOP;
     trimmed := st.message_count - 1 - j;
@@ -308,13 +321,15 @@ END $$""",
 ]
 
 _TABLES = [
+    # Room on each page: a save updates message_count and head, which then stays a HOT
+    # update (no new GIN entries for the unchanged doc).
     """CREATE TABLE IF NOT EXISTS gfs_search_session (
     session_id text PRIMARY KEY,
     head bigint NOT NULL,
     message_count integer NOT NULL,
     fields uuid,
     doc tsvector NOT NULL
-)""",
+) WITH (fillfactor = 70)""",
     """CREATE TABLE IF NOT EXISTS gfs_search_message (
     session_id text NOT NULL,
     seq bigint NOT NULL,

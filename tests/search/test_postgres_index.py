@@ -285,3 +285,16 @@ def test_a_word_the_statistics_call_common_is_told_apart_from_a_rare_one() -> No
     assert rare.share < COMMON_SHARE  # one message of 320
     assert prefix.share > COMMON_SHARE  # "greeting" starts with it
     assert len(found("usual number7")) == 1
+
+
+@pytest.mark.parametrize("stored", ['"a string"', "[1, 2]", '{"chat_history": 5, "data": []}'])
+def test_a_context_of_another_shape_never_fails_the_write(stored: str) -> None:
+    session_id = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO sessions (id, graph_id, current_task_id, status_message, context) "
+            "VALUES (%s, 'oddgraph', 't', NULL, %s::jsonb)",
+            [str(session_id), stored],
+        )
+    assert found("oddgraph") == {session_id}
+    assert message_rows(session_id) == []

@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     # are looked for in the newest this-many sessions of the current list (their contexts
     # must be read, so the work is bounded); None searches every session.
     "ADMIN_SEARCH_WINDOW": 2_000,
+    # PostgreSQL: migration 0004 installs the search index (side tables kept by triggers,
+    # see docs/search.md); False leaves it out (search then reads the newest sessions as
+    # ADMIN_SEARCH_WINDOW says). Read when migrating, and by graphflow_sessions_index.
+    "SEARCH_INDEX": True,
     # Search (admin and API): seconds one search request may keep the database busy before
     # it is cancelled there (statement_timeout on PostgreSQL); None sets no limit.
     "SEARCH_TIMEOUT": 10,

@@ -167,12 +167,12 @@ BEGIN
       m := msgs -> p;
       INSERT INTO gfs_search_message (session_id, seq, fingerprint, doc)
       VALUES (sid, head + p, md5(m::text)::uuid,
-              to_tsvector('simple', gfs_search_text(m ->> 'content')));
+              to_tsvector('simple', coalesce(gfs_search_text(m ->> 'content'), '')));
     END LOOP;
   ELSE
     INSERT INTO gfs_search_message (session_id, seq, fingerprint, doc)
     SELECT sid, head + x.p - 1, md5(x.m::text)::uuid,
-           to_tsvector('simple', gfs_search_text(x.m ->> 'content'))
+           to_tsvector('simple', coalesce(gfs_search_text(x.m ->> 'content'), ''))
     FROM jsonb_array_elements(msgs) WITH ORDINALITY AS x(m, p)
     WHERE x.p > first AND x.p <= last;
   END IF;

@@ -26,6 +26,8 @@ from django.utils.translation import gettext as _
 
 from ..conf import app_settings
 from ..models import Session
+from ..routers import sessions_database
+from . import postgres
 from .ids import sessions_by_id
 from .marks import matches
 from .terms import SearchQuery, parse_query
@@ -87,6 +89,11 @@ def search_sessions(queryset: QuerySet[Any], text: str) -> SessionSearch:
     query = parse_query(stripped)
     if not query:
         return SessionSearch(queryset, SearchScope.ALL)
+    state = postgres.progress(queryset.db)  # None where the index is not installed
+    if state is not None:
+        _, complete = state
+        scope = SearchScope.ALL if complete else SearchScope.INDEXED
+        return SessionSearch(postgres.filter_sessions(queryset, query), scope)
     window = app_settings.ADMIN_SEARCH_WINDOW
     found = window_search(queryset, query, window)
     if window is None:
@@ -96,10 +103,14 @@ def search_sessions(queryset: QuerySet[Any], text: str) -> SessionSearch:
 
 def matching_messages(session: Session, text: str | SearchQuery) -> list[int]:
     """The 0-based positions in ``session``'s current history of the messages where a term
-    of ``text`` occurs, ascending."""
+    of ``text`` occurs, ascending: the index's answer once it holds every session, else
+    ``marks.matches`` over the loaded history."""
     query = text if isinstance(text, SearchQuery) else parse_query(text)
     if not query:
         return []
+    using = session._state.db or sessions_database()
+    if postgres.index_complete(using):
+        return postgres.message_positions(using, session.pk, query)
     return [
         position
         for position, message in enumerate(session.context.get_all_messages())

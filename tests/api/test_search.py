@@ -8,6 +8,7 @@ from django.test.utils import override_settings
 
 from graphflow_sessions.models import Session
 from tests.support.api import APIClient, client_for, detail, make_session, user
+from tests.support.search import without_search_index  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +72,7 @@ def test_filters_and_the_queryset_hook_apply_to_the_search(staff: APIClient) -> 
         assert found(client, str(claims.id)) == set()  # an id outside the hook is not found
 
 
+@pytest.mark.usefixtures("without_search_index")
 def test_the_window_search_says_it_may_be_incomplete(staff: APIClient) -> None:
     make_session(data={"w": "needle"})
     with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": 300}):
@@ -100,6 +102,7 @@ def test_search_results_page_with_the_cursor(staff: APIClient) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("without_search_index")
 def test_a_search_past_its_time_limit_is_a_503(staff: APIClient) -> None:
     make_session(data={"a": ["haystack"] * 200_000})
     with override_settings(GRAPHFLOW_SESSIONS={"SEARCH_TIMEOUT": 0.001}):

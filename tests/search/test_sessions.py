@@ -8,6 +8,7 @@ from django.test.utils import override_settings
 from graphflow_sessions.models import Session
 from graphflow_sessions.search.sessions import SearchScope, matching_messages, search_sessions
 from tests.support.admin import chat_context, make_session
+from tests.support.search import without_search_index  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,7 @@ def test_an_id_is_looked_up_in_the_whole_table():
     assert search.complete and search.scope is SearchScope.ALL and search.scope_header == "all"
 
 
+@pytest.mark.usefixtures("without_search_index")
 def test_words_without_an_index_search_the_newest_window_and_say_so():
     found = make_session(context=chat_context(1, data={"w": "needle"}))
     with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": 500}):
@@ -33,6 +35,7 @@ def test_words_without_an_index_search_the_newest_window_and_say_so():
     assert "500 most recently updated sessions" in search.describe()
 
 
+@pytest.mark.usefixtures("without_search_index")
 def test_an_unbounded_window_is_complete():
     with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": None}):
         search = search_sessions(Session.objects.all(), "needle")

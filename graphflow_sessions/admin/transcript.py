@@ -75,6 +75,7 @@ class TranscriptPage:
     query: SearchQuery | None = None
     match_count: int = 0
     matches_on_page: int = 0
+    first_match_on_page: int | None = None  # its 1-based number, for an in-page link
     previous_match: MatchLink | None = None
     next_match: MatchLink | None = None
 
@@ -155,6 +156,8 @@ def transcript_page(
     first_here = bisect_left(matches, start)
     after_page = bisect_left(matches, start + len(shown))
     page.matches_on_page = after_page - first_here
+    if page.matches_on_page:
+        page.first_match_on_page = matches[first_here] + 1
     for position in matches[first_here:after_page]:
         message = page.messages[position - start]
         message.marked = marked(message.content, query)

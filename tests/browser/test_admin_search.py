@@ -77,6 +77,11 @@ def test_search_highlight_and_next_match_across_pages(
     assert "3 messages match “volvo”" in page.locator(".gfs-match-count").first.inner_text()
     mark = page.locator("li[data-match] mark").first
     assert mark.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
+    page.locator("a.gfs-match-here").first.click()
+    page.wait_for_url("**#message-7")
+    assert page.locator("#message-7").evaluate(
+        "el => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight }"
+    )
     screenshot(page, "admin-search-match")
 
     page.locator("a.gfs-next-match").first.click()

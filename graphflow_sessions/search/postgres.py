@@ -153,7 +153,8 @@ BEGIN
   END IF;
   RETURN msgs;
 END $$""",
-    # Message rows for positions [first, last) of msgs, numbered from head.
+    # Message rows for positions [first, last) of msgs, numbered from head. A message with no
+    # text content (not an object, no "content") gets an empty doc: a write never fails.
     r"""
 CREATE OR REPLACE FUNCTION gfs_search_add_messages(
   sid text, msgs jsonb, first integer, last integer, head bigint
@@ -167,12 +168,12 @@ BEGIN
       m := msgs -> p;
       INSERT INTO gfs_search_message (session_id, seq, fingerprint, doc)
       VALUES (sid, head + p, md5(m::text)::uuid,
-              to_tsvector('simple', coalesce(gfs_search_text(m ->> 'content'), '')));
+              coalesce(to_tsvector('simple', gfs_search_text(m ->> 'content')), ''));
     END LOOP;
   ELSE
     INSERT INTO gfs_search_message (session_id, seq, fingerprint, doc)
     SELECT sid, head + x.p - 1, md5(x.m::text)::uuid,
-           to_tsvector('simple', coalesce(gfs_search_text(x.m ->> 'content'), ''))
+           coalesce(to_tsvector('simple', gfs_search_text(x.m ->> 'content')), '')
     FROM jsonb_array_elements(msgs) WITH ORDINALITY AS x(m, p)
     WHERE x.p > first AND x.p <= last;
   END IF;

@@ -71,6 +71,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="graphflow_sessions.E004",
             )
         )
+    timeout = app_settings.SEARCH_TIMEOUT
+    if timeout is not None and (
+        not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0
+    ):
+        messages.append(
+            Error(
+                'GRAPHFLOW_SESSIONS["SEARCH_TIMEOUT"] must be a positive number of seconds or '
+                f"None, got {timeout!r}.",
+                hint="The default is 10: a search request is cancelled on the database after "
+                "10 seconds. None sets no limit.",
+                id="graphflow_sessions.E030",
+            )
+        )
     alias = app_settings.DATABASE
     if alias in settings.DATABASES:
         vendor = connections[alias].vendor

@@ -39,8 +39,9 @@ DEFAULTS: dict[str, Any] = {
     # Admin list: count filtered results up to this many (then "more than N"); unfiltered
     # lists of larger PostgreSQL tables show the planner's row estimate instead of COUNT(*).
     "ADMIN_COUNT_LIMIT": 10_000,
-    # Admin search: words are looked for in the newest this-many sessions of the current list
-    # (their contexts must be read, so the work is bounded); None searches every session.
+    # Search without the full-text index (SQLite, or a project that leaves it out): words
+    # are looked for in the newest this-many sessions of the current list (their contexts
+    # must be read, so the work is bounded); None searches every session.
     "ADMIN_SEARCH_WINDOW": 2_000,
     # Admin list: show a count beside each filter choice (Django's facets). Off by default:
     # each count is counted only up to ADMIN_COUNT_LIMIT, but every choice is one more count.
@@ -59,6 +60,13 @@ DEFAULTS: dict[str, Any] = {
     # Admin overview (PostgreSQL): tables the planner estimates above this many rows have
     # every count and size estimated from a sample of about this many rows' pages.
     "ADMIN_OVERVIEW_SCAN_LIMIT": 20_000,
+    # PostgreSQL: migration 0004 installs the search index (side tables kept by triggers,
+    # see docs/search.md); False leaves it out (search then reads the newest sessions as
+    # ADMIN_SEARCH_WINDOW says). Read when migrating, and by graphflow_sessions_index.
+    "SEARCH_INDEX": True,
+    # Search (admin and API): seconds one search request may keep the database busy before
+    # it is cancelled there (statement_timeout on PostgreSQL); None sets no limit.
+    "SEARCH_TIMEOUT": 10,
     # Retention: default age in days (None keeps forever) and per-graph ages in days.
     "RETENTION_DAYS": None,
     "RETENTION_DAYS_BY_GRAPH": {},

@@ -168,6 +168,17 @@ class DeleteError(StorageError):
     """The database failed while deleting a session."""
 
 
+class SearchTimedOut(GraphFlowSessionsError):
+    """A search ran longer than ``SEARCH_TIMEOUT`` and the database stopped it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The search took longer than {seconds:g} s and was stopped; narrow it with a "
+            "filter or more words"
+        )
+        self.seconds = seconds
+
+
 # What the errors above say about a database: where it is, never its password.
 
 

@@ -224,12 +224,14 @@ def like_pattern(text: str) -> str:
 
 
 class ContextContainsText(_ContextFunc):
-    """True when ``text`` occurs, ignoring case, in a chat message's content or in a data
-    value (strings, numbers, booleans; keys, roles and timestamps do not count).
+    """True when ``text`` occurs, ignoring case, in a chat message's content or in a string
+    value of the data (keys, numbers, booleans, roles and timestamps do not count).
     PostgreSQL and SQLite.
 
     It reads every candidate context: on large tables, narrow with an indexed filter (graph,
-    task, dates) first.
+    task, dates) first. Its work grows with the context's size only: one pass of the
+    jsonpath engine per part, nothing expanded into rows (a data list of a million numbers
+    once made a row per element, for minutes and gigabytes).
     """
 
     output_field = BooleanField()
@@ -243,9 +245,9 @@ class ContextContainsText(_ContextFunc):
         column, params = self._column(compiler, connection)
         # Strings are matched inside the jsonpath engine (like_regex, flag q = the text is
         # literal, i = ignoring case): several times faster on long histories than
-        # expanding every message into a row. Numbers and booleans of the data, a handful,
-        # are compared as text. silent => true: a context in the wrong shape matches
-        # nothing instead of failing.
+        # expanding every message into a row. like_regex is false on anything but a string,
+        # so numbers and booleans never match. silent => true: a context in the wrong shape
+        # matches nothing instead of failing.
         literal = json.dumps(self.text, ensure_ascii=False)
         in_messages = (
             f'strict $.chat_history.messages[*].content ? (@ like_regex {literal} flag "iq")'
@@ -253,12 +255,9 @@ class ContextContainsText(_ContextFunc):
         in_data = f'strict $.data.** ? (@ like_regex {literal} flag "iq")'
         sql = (
             f"(jsonb_path_exists({column}, %s::jsonpath, '{{}}', true)"
-            f" OR jsonb_path_exists({column}, %s::jsonpath, '{{}}', true)"
-            " OR EXISTS (SELECT 1 FROM jsonb_path_query("
-            f'{column}, \'strict $.data.** ? (@.type() == "number" || @.type() == "boolean")\','
-            " '{}', true) AS d(v) WHERE d.v #>> '{}' ILIKE %s))"
+            f" OR jsonb_path_exists({column}, %s::jsonpath, '{{}}', true))"
         )
-        return sql, [*params, in_messages, *params, in_data, *params, like_pattern(self.text)]
+        return sql, [*params, in_messages, *params, in_data]
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
@@ -268,9 +267,7 @@ class ContextContainsText(_ContextFunc):
             "WHERE m.type = 'object' AND json_type(m.value, '$.content') = 'text' "
             "AND json_extract(m.value, '$.content') LIKE %s ESCAPE '\\')"
             f" OR EXISTS (SELECT 1 FROM json_tree({column}, '$.data') AS d "
-            "WHERE d.type IN ('text', 'integer', 'real', 'true', 'false') "
-            "AND (CASE d.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-            "ELSE CAST(d.atom AS TEXT) END) LIKE %s ESCAPE '\\')"
+            "WHERE d.type = 'text' AND d.atom LIKE %s ESCAPE '\\')"
             ") ELSE 0 END)"
         )
         pattern = like_pattern(self.text)

@@ -8,8 +8,10 @@ contract. Deleting needs the delete permission.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,8 +23,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..conf import app_settings
+from ..exceptions import SearchTimedOut
 from ..models import Session
-from ..routers import sessions_database
+from ..routers import list_database, sessions_database
+from ..search.ids import names_an_id
+from ..search.limits import bounded
+from ..search.sessions import SessionSearch, matching_messages, search_sessions
+from ..search.terms import parse_query
 from ..storage import DatabaseSessionStorage
 from ..templatetags.graphflow_sessions_time import session_time
 from . import export, live
@@ -32,7 +39,6 @@ from .filters import GraphFilter, TaskFilter
 from .forms import SessionForm
 from .overview_page import overview_view
 from .paginator import BoundedCountPaginator
-from .search import search_sessions
 from .transcript import (
     PAGE_PARAMETER,
     ROLE_LABELS,
@@ -86,9 +92,9 @@ class SessionAdmin(admin.ModelAdmin):
     ordering = ("-updated_at",)
     search_fields = ("id", "graph_id", "current_task_id", "status_message")
     search_help_text = _(
-        "A session id (whole, or its first 8+ hex digits), or words found in the graph, "
-        "task, status message, chat messages or data values of the most recently updated "
-        "sessions of this list (filter by graph, task or date to reach older ones)."
+        "A session id (whole, or its first 8+ hex digits), or words that must all occur in "
+        "the graph, task, status message, chat messages or data text: quok* for a prefix, "
+        '"refund policy" for a phrase. Case and accents are ignored.'
     )
     paginator = BoundedCountPaginator
     show_full_result_count = False
@@ -144,7 +150,43 @@ class SessionAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
     ) -> tuple[QuerySet[Any], bool]:
-        return search_sessions(queryset, search_term), False
+        if getattr(request, "gfs_search_stopped", False):
+            return queryset.none(), False
+        search = search_sessions(queryset, search_term)
+        request.gfs_search = search  # type: ignore[attr-defined]
+        return search.queryset, False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # A POST is an action (delete...) on the selected rows: not a search to cut short.
+        if request.method != "GET" or not request.GET.get(SEARCH_VAR, "").strip():
+            return super().changelist_view(request, extra_context)
+        try:
+            # Every query of the page (search, count, rows, drill-down) runs inside the
+            # bound, so the page is rendered here rather than after the view returns.
+            with bounded(list_database()):
+                response = super().changelist_view(request, extra_context)
+                return self._with_search_notice(request, response)
+        except SearchTimedOut as exc:
+            request.gfs_search_stopped = True  # type: ignore[attr-defined]
+            request.gfs_search_error = exc  # type: ignore[attr-defined]
+            response = super().changelist_view(request, extra_context)
+            return self._with_search_notice(request, response)
+
+    def _with_search_notice(self, request: HttpRequest, response: Any) -> Any:
+        context = getattr(response, "context_data", None)
+        if context is None:  # a redirect, or an action's file
+            return response
+        error = getattr(request, "gfs_search_error", None)
+        search: SessionSearch | None = getattr(request, "gfs_search", None)
+        if error is not None:
+            context["gfs_search_error"] = _(
+                "The search took longer than %(seconds)s seconds and was stopped, so nothing "
+                "is listed. Narrow it with a filter (graph, task, date) or more words."
+            ) % {"seconds": f"{error.seconds:g}"}
+        elif search is not None and not search.complete:
+            context["gfs_search_notice"] = search.describe()
+        response.render()
+        return response
 
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
@@ -368,7 +410,14 @@ class SessionAdmin(admin.ModelAdmin):
                 "gfs_raw_truncated": truncated,
             }
         context = obj.context
-        page = transcript_page(context, request.GET.get(PAGE_PARAMETER))
+        query = None
+        matches: list[int] = []
+        search_text = self.search_text(request)
+        if search_text and not names_an_id(search_text):
+            query = parse_query(search_text) or None
+            if query is not None:
+                matches = matching_messages(obj, query)
+        page = transcript_page(context, request.GET.get(PAGE_PARAMETER), query, matches)
         live_url = reverse("admin:{}_{}_live".format(*info), args=[obj.pk])
         return {
             "gfs_urls": urls,
@@ -384,6 +433,15 @@ class SessionAdmin(admin.ModelAdmin):
             "gfs_max_messages": context.max_messages,
             "gfs_data": data_entries(context.data),
         }
+
+    def search_text(self, request: HttpRequest) -> str:
+        """The search a session page was opened with: ``?q=``, or the list's query that the
+        admin carries in ``_changelist_filters``."""
+        text = request.GET.get(SEARCH_VAR)
+        if text is None:
+            carried = parse_qs(request.GET.get("_changelist_filters", ""))
+            text = (carried.get(SEARCH_VAR) or [""])[0]
+        return text.strip()
 
     # Actions ----------------------------------------------------------------------------
 

@@ -3,20 +3,28 @@
 A history can hold tens of thousands of messages; the page shows ``ADMIN_TRANSCRIPT_PAGE_SIZE``
 of them, oldest first within the page, with links to the first, previous, next and newest
 pages, so the newest messages are always one click away and a page stays small.
+
+Opened with a search (the list's query, carried in ``q`` or ``_changelist_filters``), the
+page starts at the first matching message, marks every match with ``<mark>`` (rendered here,
+so it works without JavaScript), and links to the nearest match before and after the page.
 """
 
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
 from ..contract.shape import MessageRole
 from ..contract.types import Context, SerializableMessage
+from ..search.marks import marked
+from ..search.terms import SearchQuery
 
 #: GET parameter of the change page that picks the transcript page ("last" for the newest).
 PAGE_PARAMETER = "transcript_page"
@@ -40,6 +48,15 @@ class TranscriptMessage:
     content: str
     timestamp_text: str  # exactly as stored (RFC 3339, UTC)
     moment: datetime | None  # None when the text is no calendar date (February 30)
+    marked: SafeString | None = None  # the content escaped, matches in <mark>; None: no match
+
+
+@dataclass
+class MatchLink:
+    """A match outside the shown page: its transcript page and 1-based message number."""
+
+    page: int
+    number: int
 
 
 @dataclass
@@ -51,6 +68,14 @@ class TranscriptPage:
     first_number: int
     last_number: int
     page_links: dict[str, int | None] = field(default_factory=dict)
+    #: The search the page was opened with (None: none), the number of matching messages
+    #: in the whole history, on this page, and the nearest ones before and after the page.
+    query: SearchQuery | None = None
+    match_count: int = 0
+    matches_on_page: int = 0
+    first_match_on_page: int | None = None  # its 1-based number, for an in-page link
+    previous_match: MatchLink | None = None
+    next_match: MatchLink | None = None
 
     @property
     def is_paginated(self) -> bool:
@@ -83,15 +108,25 @@ def page_number(requested: str | None, num_pages: int) -> int:
     return min(max(number, 1), num_pages)
 
 
-def transcript_page(context: Context, requested: str | None) -> TranscriptPage:
+def transcript_page(
+    context: Context,
+    requested: str | None,
+    query: SearchQuery | None = None,
+    matches: list[int] | tuple[int, ...] = (),
+) -> TranscriptPage:
+    """The page ``requested`` (the first matching message's page when a search opened it
+    without one); ``matches`` are the 0-based positions of the messages ``query`` finds."""
     size = max(int(app_settings.ADMIN_TRANSCRIPT_PAGE_SIZE), 1)
     messages = context.get_all_messages()
     total = len(messages)
     num_pages = max((total + size - 1) // size, 1)
-    number = page_number(requested, num_pages)
+    if requested is None and matches:
+        number = matches[0] // size + 1
+    else:
+        number = page_number(requested, num_pages)
     start = (number - 1) * size
     shown = messages[start : start + size]
-    return TranscriptPage(
+    page = TranscriptPage(
         messages=[transcript_message(start + i + 1, m) for i, m in enumerate(shown)],
         number=number,
         num_pages=num_pages,
@@ -105,6 +140,24 @@ def transcript_page(context: Context, requested: str | None) -> TranscriptPage:
             "last": num_pages if number < num_pages else None,
         },
     )
+    if query is None:
+        return page
+    page.query, page.match_count = query, len(matches)
+    first_here = bisect_left(matches, start)
+    after_page = bisect_left(matches, start + len(shown))
+    page.matches_on_page = after_page - first_here
+    if page.matches_on_page:
+        page.first_match_on_page = matches[first_here] + 1
+    for position in matches[first_here:after_page]:
+        message = page.messages[position - start]
+        message.marked = marked(message.content, query)
+    if first_here > 0:
+        before = matches[first_here - 1]
+        page.previous_match = MatchLink(before // size + 1, before + 1)
+    if after_page < len(matches):
+        after = matches[after_page]
+        page.next_match = MatchLink(after // size + 1, after + 1)
+    return page
 
 
 def pretty_json(value: Any, limit: int = INLINE_JSON_CHARS) -> tuple[str, bool]:

@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("graphflow_sessions", "0003_indexes"),
+        ("graphflow_sessions", "0004_search"),
     ]
 
     operations = [

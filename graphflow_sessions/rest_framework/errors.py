@@ -2,7 +2,8 @@
 
 A bad body gets 400 with the path of what was wrong as the key, e.g.
 ``{"context.chat_history.messages[3].role": ["..."]}``; an oversized one 413; a malformed
-session id in the URL 404; a stored context that another writer broke 409.
+session id in the URL 404; a stored context that another writer broke 409; a search that
+ran past ``SEARCH_TIMEOUT`` 503.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from ..exceptions import (
     ContextTooLarge,
     InvalidSession,
     InvalidSessionId,
+    SearchTimedOut,
     SessionConflict,
 )
 from .parsers import RequestTooLarge
+
+
+class SearchStopped(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The search ran too long and was stopped.")
+    default_code = "search_timeout"
 
 
 class Conflict(APIException):
@@ -46,6 +54,8 @@ def translate(exc: Exception) -> Exception:
         return ValidationError([str(exc)])
     if isinstance(exc, SessionConflict):
         return Conflict(str(exc))
+    if isinstance(exc, SearchTimedOut):
+        return SearchStopped(str(exc))
     return exc
 
 

@@ -73,6 +73,19 @@ class MessageSerializer(serializers.Serializer):
     )
 
 
+class MatchingMessageSerializer(MessageSerializer):
+    """A message of ``GET .../messages/``; with ``?search=`` it carries its position."""
+
+    position = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text=_(
+            "With ?search= only: the message's 0-based position in the history, the offset "
+            "that reads it."
+        ),
+    )
+
+
 class NewMessageSerializer(serializers.Serializer):
     """Body of ``POST .../messages/``: the server stamps the time."""
 

@@ -1,12 +1,14 @@
 """``SessionViewSet``: sessions, their messages and their data over HTTP.
 
-    GET    sessions/                 list (summaries: no context is loaded), filters, cursor
+    GET    sessions/                 list (summaries: no context is loaded), filters, cursor,
+                                     ?search= (words, prefix*, "phrases", ids)
     POST   sessions/                 create (the server makes the id unless the body has one)
     GET    sessions/{id}/            the whole session, with an ETag
     PUT    sessions/{id}/            replace            } If-Match honoured (412),
     PATCH  sessions/{id}/            update some fields } or required with
     DELETE sessions/{id}/            delete             } API_REQUIRE_IF_MATCH (428)
-    GET    sessions/{id}/messages/   the chat history, paginated by offset
+    GET    sessions/{id}/messages/   the chat history, paginated by offset; ?search= keeps
+                                     the matching messages, each with its position
     POST   sessions/{id}/messages/   append one message atomically ({"role", "content"})
     GET    sessions/{id}/data/       the data object
     PATCH  sessions/{id}/data/       merge-patch (RFC 7396) data keys atomically
@@ -48,6 +50,8 @@ from ..expressions import LastMessageField, MessageCount, MessagesSlice
 from ..ids import SessionId, quote_id, unquote_id
 from ..models import Session
 from ..routers import list_database, sessions_database
+from ..search.limits import bounded
+from ..search.sessions import matching_messages, search_sessions
 from .conditional import check_if_match, not_modified, require_if_match
 from .errors import Conflict, exception_handler
 from .filters import SessionFilterSet
@@ -55,6 +59,7 @@ from .pagination import MessagePagination, SessionCursorPagination
 from .parsers import MergePatchParser, StrictJSONParser
 from .permissions import may_choose_ids, permission_classes, prepare_new_session, scope
 from .serializers import (
+    MatchingMessageSerializer,
     MessageSerializer,
     NewMessageSerializer,
     SessionSerializer,
@@ -95,6 +100,53 @@ _ETAG = OpenApiParameter(
     OpenApiParameter.HEADER,
     response=[200, 201, 304],
     description=_("The session's state: send it back in If-Match / If-None-Match."),
+)
+#: Query parameter of the list and the messages endpoint that searches.
+SEARCH_PARAMETER = "search"
+_SEARCH = OpenApiParameter(
+    SEARCH_PARAMETER,
+    str,
+    OpenApiParameter.QUERY,
+    description=_(
+        "Sessions in which every word occurs (ignoring case and accents) in the graph, task, "
+        'status message, a chat message or a data string: quok* is a prefix, "refund '
+        'policy" a phrase; a session id or its first 8+ hex digits finds that session.'
+    ),
+)
+_SEARCH_MESSAGES = OpenApiParameter(
+    SEARCH_PARAMETER,
+    str,
+    OpenApiParameter.QUERY,
+    description=_(
+        "Only the messages in which a term occurs (ignoring case and accents), oldest first, "
+        "each with its position in the history (the offset that reads it); offset and limit "
+        "then page through the matches."
+    ),
+)
+_SEARCH_COMPLETE = OpenApiParameter(
+    "X-Search-Complete",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    enum=["true", "false"],
+    description=_(
+        "With ?search=: false when a matching session may be missing (the search index is "
+        "still being built, or only the newest sessions were searched)."
+    ),
+)
+_SEARCH_SCOPE = OpenApiParameter(
+    "X-Search-Scope",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description=_(
+        "With ?search=: what was searched: all, indexed (the sessions indexed so far) or "
+        "newest=N (the N most recently updated sessions of the filtered list)."
+    ),
+)
+_SEARCH_STOPPED = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description=_("The search ran longer than the server allows and was stopped."),
 )
 _NOT_MODIFIED = OpenApiResponse(description=_("Not modified (If-None-Match matched)."))
 _DATA = OpenApiResponse(
@@ -183,15 +235,32 @@ class SessionViewSet(viewsets.GenericViewSet):
             "Ordered by (updated_at, id), newest first, with a stable cursor. Filter on "
             "context data with data.<key>[.<key>...]=<value>, e.g. ?data.insurance_type=car: "
             "the value matches as text, and also as a JSON number, boolean or null when it "
-            "reads as one."
+            "reads as one. Search with ?search=; the X-Search-Complete and X-Search-Scope "
+            "headers then say how completely."
         ),
-        responses={200: SessionSummarySerializer(many=True), **_COMMON_ERRORS},
+        parameters=[_SEARCH, _SEARCH_COMPLETE, _SEARCH_SCOPE],
+        responses={
+            200: SessionSummarySerializer(many=True),
+            **_COMMON_ERRORS,
+            503: _SEARCH_STOPPED,
+        },
     )
     def list(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        assert page is not None
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        text = request.query_params.get(SEARCH_PARAMETER, "")
+        if not text.strip():
+            page = self.paginate_queryset(queryset)
+            assert page is not None
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        with bounded(queryset.db):  # the search, the page and its summaries
+            search = search_sessions(queryset, text)
+            page = self.paginate_queryset(search.queryset)
+            assert page is not None
+            data = self.get_serializer(page, many=True).data
+        response = self.get_paginated_response(data)
+        response["X-Search-Complete"] = "true" if search.complete else "false"
+        response["X-Search-Scope"] = search.scope_header
+        return response
 
     @documented(
         summary=_("Retrieve a session (ETag from its version)"),
@@ -287,8 +356,12 @@ class SessionViewSet(viewsets.GenericViewSet):
     @extend_schema(
         methods=["GET"],
         summary=_("List a session's messages, oldest first (offset pagination)"),
-        parameters=[_ETAG],
-        responses={200: MessageSerializer(many=True), **_COMMON_ERRORS},
+        parameters=[_SEARCH_MESSAGES, _ETAG],
+        responses={
+            200: MatchingMessageSerializer(many=True),
+            **_COMMON_ERRORS,
+            503: _SEARCH_STOPPED,
+        },
     )
     @extend_schema(
         methods=["POST"],
@@ -309,6 +382,9 @@ class SessionViewSet(viewsets.GenericViewSet):
             return self._append_message(request)
         pagination = MessagePagination()
         limit, offset = pagination.get_limit(request), pagination.get_offset(request)
+        text = request.query_params.get(SEARCH_PARAMETER, "")
+        if text.strip():
+            return self._matching_messages(request, pagination, text)
         row = (
             self.get_queryset()
             .filter(pk=self.session_id())
@@ -324,6 +400,24 @@ class SessionViewSet(viewsets.GenericViewSet):
         pagination.count = count or 0
         response = pagination.get_paginated_response(page if count else [])
         response["ETag"] = etag_for(version, updated_at)
+        return response
+
+    def _matching_messages(
+        self, request: Request, pagination: MessagePagination, text: str
+    ) -> Response:
+        limit, offset = pagination.get_limit(request), pagination.get_offset(request)
+        with bounded(sessions_database()):
+            session = self.get_object()
+            positions = matching_messages(session, text)
+        messages = session.context.get_all_messages()
+        page = [
+            {"position": position, **messages[position].to_dict()}
+            for position in positions[offset : offset + limit]
+        ]
+        pagination.request, pagination.limit, pagination.offset = request, limit, offset
+        pagination.count = len(positions)
+        response = pagination.get_paginated_response(page)
+        response["ETag"] = session_etag(session)
         return response
 
     def _append_message(self, request: Request) -> Response:

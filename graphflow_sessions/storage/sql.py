@@ -40,6 +40,13 @@ __all__ = [
     "indexed_rest",
     "set_context_compression",
     "row_estimate",
+    "search_backfill_batch",
+    "search_orphans_delete",
+    "search_table_is_empty",
+    "search_unindexed_count",
+    "search_triggers",
+    "search_triggers_installed",
+    "drop_search_triggers",
     "session_model",
     "supports_upsert",
     "table_sample",
@@ -215,6 +222,99 @@ def table_sample(connection: Any, statement: str, percent: float) -> str:
         raise ValueError("table_sample needs one SELECT from the sessions table on PostgreSQL")
     share = min(max(float(percent), 0.0001), 100.0)
     return statement.replace(source, f"{source} TABLESAMPLE SYSTEM ({share:.4f}) REPEATABLE (0)")
+
+
+# The search index's triggers (search/postgres.py defines the functions they run).
+_SEARCH_TRIGGERS = ("gfs_search_change", "gfs_search_truncate")
+
+
+def search_triggers(connection: Any) -> list[str]:
+    """The triggers keeping the search index current: every row written or deleted, by
+    anyone (a Rust service included), and a TRUNCATE."""
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    change, truncate = _SEARCH_TRIGGERS
+    # No ``UPDATE OF`` column list: PostgreSQL then refuses to change those columns' types,
+    # and a graph-flow 0.6 service converts the id column to text on connect.
+    return [
+        *drop_search_triggers(connection),
+        f"CREATE TRIGGER {change} AFTER INSERT OR DELETE OR UPDATE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION gfs_search_on_change()",
+        f"CREATE TRIGGER {truncate} AFTER TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION gfs_search_on_truncate()",
+    ]
+
+
+def drop_search_triggers(connection: Any) -> list[str]:
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    return [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name in _SEARCH_TRIGGERS]
+
+
+def search_triggers_installed(connection: Any) -> tuple[str, list[Any]]:
+    """One boolean: the search index's change trigger is on the table and its side table
+    exists."""
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    return (
+        "SELECT to_regclass('gfs_search_session') IS NOT NULL AND EXISTS ("
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = %s "
+        "AND tgenabled <> 'D')",
+        [table, _SEARCH_TRIGGERS[0]],
+    )
+
+
+def search_table_is_empty(connection: Any) -> tuple[str, list[Any]]:
+    table = connection.ops.quote_name(session_model()._meta.db_table)
+    return f"SELECT NOT EXISTS (SELECT 1 FROM {table})", []
+
+
+def search_backfill_batch(connection: Any, *, after: bool, verify: bool) -> str:
+    """One batch of the search index command (parameters: ``after`` the last id, the limit):
+    the next rows in id order, each indexed under its row lock (so no save can change it
+    meanwhile; rows a save holds right now are skipped: that save's trigger indexes them).
+    With ``verify`` every row is checked against its index rows and repaired if stale.
+    Returns rows scanned, the last id scanned, rows locked and rows (re)indexed."""
+    quote = connection.ops.quote_name
+    table = quote(session_model()._meta.db_table)
+    key = quote("id")
+    where = f"WHERE {key} > %s" if after else ""
+    columns = ", ".join(
+        f"s.{quote(name)}" for name in ("graph_id", "current_task_id", "status_message", "context")
+    )
+    return (
+        f"WITH scan AS (SELECT {key} FROM {table} {where} ORDER BY {key} LIMIT %s), "
+        f"locked AS (SELECT s.{key}, {columns} FROM {table} s JOIN scan USING ({key}) "
+        "FOR UPDATE OF s SKIP LOCKED), "
+        f"indexed AS (SELECT gfs_search_index_row(locked.{key}::text, "
+        + ", ".join(f"locked.{quote(n)}" for n in ("graph_id", "current_task_id", "status_message"))
+        + f", locked.{quote('context')}, {'true' if verify else 'false'}) AS n FROM locked) "
+        f"SELECT (SELECT count(*) FROM scan), (SELECT max({key}::text) FROM scan), "
+        "(SELECT count(*) FROM locked), (SELECT coalesce(sum(n), 0) FROM indexed)"
+    )
+
+
+def search_unindexed_count(connection: Any) -> tuple[str, list[Any]]:
+    """How many sessions have no index rows yet (what a backfill would index)."""
+    quote = connection.ops.quote_name
+    table = quote(session_model()._meta.db_table)
+    return (
+        f"SELECT count(*) FROM {table} s WHERE NOT EXISTS (SELECT 1 FROM gfs_search_session g "
+        f"WHERE g.session_id = s.{quote('id')}::text)",
+        [],
+    )
+
+
+def search_orphans_delete(connection: Any) -> str:
+    """Delete index rows of sessions that no longer exist (written while the triggers were
+    off, e.g. under ``session_replication_role = replica``); returns their count."""
+    quote = connection.ops.quote_name
+    table = quote(session_model()._meta.db_table)
+    return (
+        "WITH gone AS (DELETE FROM gfs_search_session g WHERE NOT EXISTS ("
+        f"SELECT 1 FROM {table} s WHERE s.{quote('id')}::text = g.session_id) "
+        "RETURNING session_id), "
+        "messages AS (DELETE FROM gfs_search_message m USING gone "
+        "WHERE m.session_id = gone.session_id) "
+        "SELECT count(*) FROM gone"
+    )
 
 
 class Statements:

@@ -22,8 +22,6 @@ from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from ..conf import app_settings
-
 register = template.Library()
 
 
@@ -37,10 +35,11 @@ def _months(first: datetime.date, last: datetime.date) -> list[datetime.date]:
 
 def _range(cl: Any, field_name: str) -> tuple[datetime.date, datetime.date] | None:
     column: Any = models.F(field_name)
-    if cl.query and app_settings.ADMIN_SEARCH_WINDOW is not None:
-        # A search result is a bounded set of ids. Min/max of the bare column would let
-        # PostgreSQL walk the date index from one end until it meets one of them (most of
-        # the index); wrapped, the column is aggregated over the found rows instead.
+    if cl.query:
+        # A search result is a few rows found another way (ids, the text index). Min/max
+        # of the bare column would let PostgreSQL walk the date index from one end until it
+        # meets one of them (most of the index); wrapped, the column is aggregated over the
+        # found rows instead.
         column = Coalesce(field_name, field_name)
     bounds = cl.queryset.aggregate(first=models.Min(column), last=models.Max(column))
     first, last = bounds["first"], bounds["last"]

@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
-from graphflow_sessions.admin.search import id_prefix_range
+from graphflow_sessions.search.ids import id_prefix_range
 from tests.support.admin import BASE_TIME, chat_context, insert_raw, make_session
+from tests.support.search import without_search_index  # noqa: F401 (a fixture)
 
 LIST_URL = "admin:graphflow_sessions_session_changelist"
 
@@ -61,22 +62,32 @@ def test_search_finds_graph_task_and_status_words_ignoring_case(admin_client):
     task = make_session(task="tasks::SmartClaimValidator")
     status = make_session(status="Waiting for photos")
     assert _found(admin_client, "insuranceclaims") == {str(graph.pk)}
-    assert _found(admin_client, "smartclaim") == {str(task.pk)}
+    assert _found(admin_client, "smartclaimvalidator") == {str(task.pk)}
     assert _found(admin_client, "PHOTOS") == {str(status.pk)}
 
 
 @pytest.mark.django_db
-def test_search_finds_text_in_chat_messages_and_data_values(admin_client):
+def test_search_finds_text_in_chat_messages_and_data_strings(admin_client):
     chat = chat_context(2)
     chat.add_message("Assistant", "Your claim for the Blue Volvo is approved")
     in_chat = make_session(context=chat)
     in_data = make_session(
-        context=chat_context(1, data={"claim": {"vehicle": ["red TESLA"], "cost": 950}})
+        context=chat_context(1, data={"claim": {"vehicle": ["red TESLA"], "cost": "950 EUR"}})
     )
     make_session(context=chat_context(3))
     assert _found(admin_client, "blue volvo") == {str(in_chat.pk)}
     assert _found(admin_client, "tesla") == {str(in_data.pk)}
     assert _found(admin_client, "950") == {str(in_data.pk)}
+
+
+@pytest.mark.django_db
+def test_numbers_and_booleans_in_the_data_are_not_searched(admin_client):
+    # Data string values are what is searched: matching numbers meant expanding every
+    # element of a data list into a row (minutes and gigabytes for a list of a million).
+    make_session(context=chat_context(1, data={"cost": 950, "paid": True, "codes": [4711]}))
+    assert _found(admin_client, "950") == set()
+    assert _found(admin_client, "true") == set()
+    assert _found(admin_client, "4711") == set()
 
 
 @pytest.mark.django_db
@@ -114,6 +125,7 @@ def test_search_survives_contexts_that_break_the_contract(admin_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("without_search_index")
 def test_words_are_searched_in_the_newest_sessions_of_the_filtered_list(admin_client):
     old = make_session(
         graph_id="archive", context=chat_context(1, data={"word": "needle"}), updated_at=BASE_TIME
@@ -146,4 +158,73 @@ def test_regex_and_json_special_characters_are_taken_literally(admin_client):
     assert _found(admin_client, "(usd)") == {str(special.pk)}
     assert _found(admin_client, "C:\\temp\\quote") == {str(special.pk)}
     assert _found(admin_client, "a.c") == set()
-    assert _found(admin_client, ".*") == set()
+    assert _found(admin_client, "(.*)") == set()
+
+
+def _list(client, **params):
+    response = client.get(reverse(LIST_URL), params)
+    assert response.status_code == 200
+    return response
+
+
+@pytest.mark.django_db
+def test_a_prefix_and_a_phrase_are_understood(admin_client):
+    chat = chat_context(0)
+    chat.add_message("User", "The quokka ate my refund policy")
+    chat.add_message("Assistant", "policy about a refund")
+    quokka = make_session(context=chat)
+    other = chat_context(0)
+    other.add_message("User", "refund and then policy")
+    make_session(context=other)
+    assert _found(admin_client, "quok*") == {str(quokka.pk)}
+    assert _found(admin_client, '"refund policy"') == {str(quokka.pk)}
+    assert len(_found(admin_client, "refund policy")) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("without_search_index")
+def test_the_list_says_what_the_window_search_looked_at(admin_client):
+    make_session(context=chat_context(1, data={"word": "needle"}))
+    with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": 2_000}):
+        page = _list(admin_client, q="needle").content.decode()
+        assert 'class="gfs-search-notice"' in page
+        assert "Only the 2,000 most recently updated sessions of this list" in page
+        # An id is looked up in the whole table: nothing to warn about.
+        assert 'class="gfs-search-notice"' not in _list(admin_client, q="0" * 8).content.decode()
+    with override_settings(GRAPHFLOW_SESSIONS={"ADMIN_SEARCH_WINDOW": None}):
+        assert 'class="gfs-search-notice"' not in _list(admin_client, q="needle").content.decode()
+
+
+@pytest.mark.django_db
+def test_filters_combine_with_the_search(admin_client):
+    wanted = make_session(graph_id="claims", context=chat_context(1, data={"w": "needle"}))
+    make_session(graph_id="billing", context=chat_context(1, data={"w": "needle"}))
+    make_session(graph_id="claims", context=chat_context(1, data={"w": "hay"}))
+    response = _list(admin_client, q="needle", graph_id="claims")
+    assert [str(obj.pk) for obj in response.context["cl"].result_list] == [str(wanted.pk)]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("without_search_index")
+def test_a_data_list_of_200000_numbers_does_not_slow_the_search(admin_client):
+    # The search once expanded every number of the data into a row: ~5 s for this session.
+    make_session(context=chat_context(1, data={"a": [1] * 200_000}))
+    found = make_session(context=chat_context(1, data={"w": "needle"}))
+    with override_settings(GRAPHFLOW_SESSIONS={"SEARCH_TIMEOUT": 2}):
+        response = _list(admin_client, q="needle")
+    assert "gfs_search_error" not in response.context
+    assert [str(obj.pk) for obj in response.context["cl"].result_list] == [str(found.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("without_search_index")
+def test_a_search_past_its_time_limit_is_stopped_with_a_message(admin_client):
+    make_session(context=chat_context(1, data={"a": ["haystack"] * 200_000}))
+    with override_settings(GRAPHFLOW_SESSIONS={"SEARCH_TIMEOUT": 0.001}):
+        response = _list(admin_client, q="needle")
+    page = response.content.decode()
+    assert "The search took longer than 0.001 seconds and was stopped" in page
+    assert list(response.context["cl"].result_list) == []
+    # The box keeps the query, and the next page view works.
+    assert 'value="needle"' in page
+    assert _list(admin_client).status_code == 200

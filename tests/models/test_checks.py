@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db  # Django's own model checks ask SQLite about
 
 # The settings checks under test (other checks of the app have their own tests).
 SETTINGS_CHECKS = {
-    f"graphflow_sessions.{code}" for code in ("E001", "E002", "E003", "E004", "W001", "W002")
+    f"graphflow_sessions.{code}"
+    for code in ("E001", "E002", "E003", "E004", "E030", "W001", "W002")
 }
 
 
@@ -92,6 +93,20 @@ def test_e004_prepared_statements_must_be_auto_true_or_false(value):
     assert error.level == checks.ERROR
     assert repr(value) in error.msg
     assert "PgBouncer" in error.hint
+
+
+@pytest.mark.parametrize("value", [0, -1, "10", True, float("nan")])
+def test_e030_search_timeout_must_be_positive_seconds_or_none(value):
+    with override_settings(GRAPHFLOW_SESSIONS={"SEARCH_TIMEOUT": value}):
+        error = our_messages()["graphflow_sessions.E030"]
+    assert error.level == checks.ERROR
+    assert repr(value) in error.msg
+
+
+@pytest.mark.parametrize("value", [10, 0.5, None])
+def test_positive_seconds_or_none_are_valid_search_timeouts(value):
+    with override_settings(GRAPHFLOW_SESSIONS={"SEARCH_TIMEOUT": value}):
+        assert "graphflow_sessions.E030" not in our_messages()
 
 
 @pytest.mark.parametrize("value", ["auto", True, False])

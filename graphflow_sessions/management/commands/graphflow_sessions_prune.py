@@ -28,19 +28,8 @@ from ...retention import (
     trim_chat_histories,
 )
 from ...routers import sessions_database
+from ..arguments import batch_size
 from ..progress import Progress
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise CommandError(
-            _("--batch-size must be a whole number, got %(text)r") % {"text": text}
-        ) from None
-    if value < 1:
-        raise CommandError(_("--batch-size must be at least 1, got %(value)d") % {"value": value})
-    return value
 
 
 class Command(BaseCommand):
@@ -65,7 +54,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=_positive_int,
+            type=batch_size,
             default=DEFAULT_BATCH_SIZE,
             help=f"Rows per batch, each its own transaction (default {DEFAULT_BATCH_SIZE}).",
         )

@@ -161,7 +161,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGIN_URL = "admin:login"
 
-GRAPHFLOW_SESSIONS: dict = {}
+# The search index (opt-in) on PostgreSQL: the demo's search box covers every session.
+GRAPHFLOW_SESSIONS: dict = {"SEARCH_INDEX": True}
 
 if REST_FRAMEWORK_INSTALLED:
     REST_FRAMEWORK: dict[str, object] = {

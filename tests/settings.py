@@ -75,4 +75,6 @@ else:
         }
     }
 
-GRAPHFLOW_SESSIONS: dict = {}
+# The search index installed (it is opt-in), so every write the suite makes goes through
+# its triggers; tests/support/search.py leaves it out where a test needs that.
+GRAPHFLOW_SESSIONS: dict = {"SEARCH_INDEX": True}

@@ -459,10 +459,15 @@ class Statements:
             conditions.append(f"{graph_id} NOT IN ({', '.join(['%s'] * except_graphs)})")
         lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
         key = quote("id")
+        # The batch is chosen once, in a MATERIALIZED CTE: as ``IN (SELECT ... LIMIT n)``
+        # PostgreSQL may plan the subquery as the inner side of a nested loop and run it
+        # again for every row, each run locking and returning the next n (a batch of 2
+        # deleted 4).
+        materialized = " MATERIALIZED" if self.postgres else ""
         return (
-            f"DELETE FROM {self.table} WHERE {key} IN ("
-            f"SELECT {key} FROM {self.table} WHERE {' AND '.join(conditions)} "
-            f"ORDER BY {updated} LIMIT %s{lock}) "
+            f"WITH batch AS{materialized} (SELECT {key} FROM {self.table} "
+            f"WHERE {' AND '.join(conditions)} ORDER BY {updated} LIMIT %s{lock}) "
+            f"DELETE FROM {self.table} WHERE {key} IN (SELECT {key} FROM batch) "
             f"RETURNING {key}, {updated}"
         )
 

@@ -134,6 +134,28 @@ def test_prune_deletes_in_batches_of_the_given_size() -> None:
     assert stored_ids() == set()
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_prune_batch_deletes_its_size_whatever_plan_postgresql_picks() -> None:
+    # The plan that runs a batch's LIMIT subquery again for every row of a nested loop,
+    # each run locking and returning the next rows: chosen by the planner on its own once
+    # the table's statistics favour it.
+    for _ in range(4):
+        make_session(age=timedelta(days=40))
+    planner = ("hashjoin", "mergejoin", "sort", "hashagg", "material")
+    with connections["default"].cursor() as cursor:
+        for method in planner:
+            cursor.execute(f"SET enable_{method} = off")
+    try:
+        result = prune_sessions(timedelta(days=30), batch_size=2)
+    finally:
+        with connections["default"].cursor() as cursor:
+            for method in planner:
+                cursor.execute(f"RESET enable_{method}")
+
+    assert (result.batches, result.deleted) == (2, 4)
+
+
 @pytest.mark.django_db
 def test_prune_deletes_the_oldest_sessions_first() -> None:
     oldest = make_session(age=timedelta(days=90))

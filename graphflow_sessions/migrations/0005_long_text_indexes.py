@@ -15,8 +15,25 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveIndex(model_name="session", name="gfs_graph_updated_idx"),
-        migrations.RemoveIndex(model_name="session", name="gfs_task_updated_idx"),
+        # Databases migrated before 0003 stopped creating these have them; newer ones do not.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.RemoveIndex(model_name="session", name="gfs_graph_updated_idx"),
+                migrations.RemoveIndex(model_name="session", name="gfs_task_updated_idx"),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    "DROP INDEX IF EXISTS gfs_graph_updated_idx",
+                    reverse_sql=migrations.RunSQL.noop,
+                    hints={"model_name": "session"},
+                ),
+                migrations.RunSQL(
+                    "DROP INDEX IF EXISTS gfs_task_updated_idx",
+                    reverse_sql=migrations.RunSQL.noop,
+                    hints={"model_name": "session"},
+                ),
+            ],
+        ),
         migrations.AddIndex(
             model_name="session",
             index=models.Index(

@@ -214,3 +214,41 @@ def test_migrate_adopts_an_existing_sqlite_sessions_table(tmp_path):
     raw.close()
     assert rows == [(uuid.UUID(int=1).hex, "g", 0)]
     assert [name for (name,) in applied][:3] == ["0001_initial", "0002_version", "0003_indexes"]
+
+
+@pytest.mark.postgres
+def test_migrate_adopts_a_table_holding_graph_and_task_ids_no_btree_entry_can_hold(
+    adopt_database,
+):
+    import secrets
+
+    import psycopg
+    from psycopg.types.json import Jsonb
+    from psycopg.types.string import StrDumper
+
+    target, url = adopt_database
+    target.execute(SEED_STATEMENT)
+    cursor = psycopg.RawCursor(target)
+    cursor.adapters.register_dumper(str, StrDumper)
+    for session_id, graph_id, task, status, context in RUST_ROWS:
+        cursor.execute(RUST_INSERT, [session_id, graph_id, task, status, Jsonb(context)])
+    # Random text does not compress: over 2,704 bytes, more than a btree entry holds.
+    long_graph, long_task = secrets.token_hex(1500), secrets.token_hex(1600)
+    long_id = str(uuid.UUID(int=99))
+    cursor.execute(RUST_INSERT, [long_id, long_graph, long_task, None, Jsonb(RUST_ROWS[0][4])])
+
+    ids = [row[0] for row in RUST_ROWS] + [long_id]
+    run_django(url, "-c", MIGRATE_THEN_USE_THE_TABLE, json.dumps(ids))
+
+    stored = target.execute(
+        "SELECT graph_id, current_task_id FROM sessions WHERE id = %s", [uuid.UUID(long_id)]
+    ).fetchone()
+    assert stored == (long_graph, long_task)
+    indexes = {
+        name
+        for (name,) in target.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'sessions'"
+        )
+    }
+    assert {"gfs_graph_prefix_updated_idx", "gfs_task_prefix_updated_idx"} <= indexes
+    assert not indexes & {"gfs_graph_updated_idx", "gfs_task_updated_idx"}

@@ -5,9 +5,11 @@ one. Each poll first reads the row's version and updated_at only (the context st
 database, its TOAST untouched): while the ETag they make is the one the page sent, the answer
 is 304. Otherwise one more query has the database count the messages and cut out the last
 known one and those after it (``MessageCount``, ``MessagesSlice``), so only the tail travels
-however long the history is. When the last known message is no longer at its place (the
-history was trimmed, cleared or rewritten by any writer), the answer says so and the page
-offers a reload rather than appending messages that may repeat or miss some.
+however long the history is. A history at its max_messages drops its oldest messages as new
+ones come, so the last known message may be found up to a page earlier: the answer says by
+how much (``shift``) and the page renumbers what it shows. When the last known message is not
+there at all (the history was cleared or rewritten by any writer), the answer says so and the
+page offers a reload rather than appending messages that may repeat or miss some.
 """
 
 from __future__ import annotations
@@ -141,24 +143,57 @@ def tail_response(request: HttpRequest, queryset: QuerySet[Any], obj: Session) -
     etag = session_etag(obj)
     if isinstance(get_conditional_response(request, etag=etag), HttpResponseNotModified):
         return _with_etag(HttpResponseNotModified(), etag)
+    page_size = max(int(app_settings.ADMIN_TRANSCRIPT_PAGE_SIZE), 1)
+    wanted = page_size if position.append else 0
     # The last known message comes too, to check it is still there.
-    start = max(position.after - 1, 0)
-    wanted = max(int(app_settings.ADMIN_TRANSCRIPT_PAGE_SIZE), 1) if position.append else 0
-    row = (
-        queryset.filter(pk=obj.pk)
-        .annotate(
-            live_count=MessageCount(),
-            live_tail=MessagesSlice(start, wanted + (1 if position.after else 0)),
-        )
-        .values_list("live_count", "live_tail", "version", "updated_at")
-        .first()
-    )
+    row = _tail(queryset, obj, max(position.after - 1, 0), wanted + (1 if position.after else 0))
     if row is None:
         return JsonResponse({"error": _("This session no longer exists.")}, status=404)
     count, tail, version, updated_at = row
-    etag = etag_for(version, updated_at)
-    answer = _answer(position, count, tail or [])
-    return _with_etag(JsonResponse(answer), etag)
+    shift = 0
+    if position.after and not _is_anchor(tail[:1], position.anchor):
+        # A history at its max_messages drops its oldest messages as new ones come (and a
+        # trim drops them too): the last known message is then up to a page further back.
+        back = min(page_size, position.after - 1)
+        row = _tail(queryset, obj, position.after - 1 - back, back + 1 + wanted)
+        if row is None:
+            return JsonResponse({"error": _("This session no longer exists.")}, status=404)
+        count, window, version, updated_at = row
+        found = next(
+            (
+                index
+                for index in range(min(back, len(window) - 1), -1, -1)
+                if _is_anchor(window[index : index + 1], position.anchor)
+            ),
+            None,
+        )
+        if found is None:
+            return _with_etag(JsonResponse(_changed()), etag_for(version, updated_at))
+        shift, tail = back - found, window[found:]
+    answer = _answer(position, count, tail, shift)
+    return _with_etag(JsonResponse(answer), etag_for(version, updated_at))
+
+
+def _tail(queryset: QuerySet[Any], obj: Session, start: int, length: int) -> Any:
+    """The history's length, ``length`` messages from ``start`` (cut in the database), and
+    the row's version and updated_at; None when the session is gone."""
+    return (
+        queryset.filter(pk=obj.pk)
+        .annotate(live_count=MessageCount(), live_tail=MessagesSlice(start, length))
+        .values_list("live_count", "live_tail", "version", "updated_at")
+        .first()
+    )
+
+
+def _is_anchor(messages: list[Any], anchor: str) -> bool:
+    """Whether the one message of ``messages`` is the page's last known one."""
+    if not messages:
+        return False
+    try:
+        role, content, timestamp = check_message(messages[0])
+    except ContextDeserializationError:
+        return False
+    return message_digest(role.value, timestamp, content) == anchor
 
 
 def _changed() -> dict[str, Any]:
@@ -172,20 +207,16 @@ def _changed() -> dict[str, Any]:
     }
 
 
-def _answer(position: Position, count: int | None, tail: list[Any]) -> dict[str, Any]:
-    if count is None or count < position.after:
+def _answer(position: Position, count: int | None, tail: list[Any], shift: int) -> dict[str, Any]:
+    """``tail`` starts with the last known message (when the page knows one), which is now
+    ``shift`` places earlier than the page saw it (the oldest messages were dropped)."""
+    known = position.after - shift  # the page's messages still in the history
+    if count is None or count < known:
         return _changed()
     if position.after:
-        anchor = tail[0] if tail else None
-        try:
-            role, content, timestamp = check_message(anchor)
-        except ContextDeserializationError:
-            return _changed()
-        if message_digest(role.value, timestamp, content) != position.anchor:
-            return _changed()
         tail = tail[1:]
     if not position.append:
-        waiting = count - position.after
+        waiting = count - known
         return {
             "total": count,
             "new": waiting,
@@ -201,26 +232,30 @@ def _answer(position: Position, count: int | None, tail: list[Any]) -> dict[str,
         }
     try:
         shown = [
-            SerializableMessage(*check_message(raw, f"messages[{position.after + index}]"))
+            SerializableMessage(*check_message(raw, f"messages[{known + index}]"))
             for index, raw in enumerate(tail)
         ]
     except ContextDeserializationError:
         return _changed()
-    after = position.after + len(shown)
+    after = known + len(shown)
     html = "".join(
         render_to_string(
             MESSAGE_TEMPLATE,
-            {"message": transcript_message(position.after + index + 1, message), "is_new": True},
+            {"message": transcript_message(known + index + 1, message), "is_new": True},
         )
         for index, message in enumerate(shown)
     )
+    first = max((position.first or 1) - shift, 1)
     return {
         "total": count,
         "summary": render_to_string(
-            COUNT_TEMPLATE, {"first": position.first or 1, "last": after, "total": count}
+            COUNT_TEMPLATE, {"first": first, "last": after, "total": count}
         ).strip(),
         "after": after,
         "anchor": digest_of(shown[-1]) if shown else position.anchor,
+        # The page renumbers its messages by this much and drops those numbered below 1.
+        "shift": shift,
+        "first": first,
         "new": len(shown),
         "more": count > after,
         "html": html,

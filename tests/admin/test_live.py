@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
 from graphflow_sessions.admin import SessionAdmin
+from graphflow_sessions.context import Context
 from graphflow_sessions.models import Session
 from graphflow_sessions.routers import sessions_database
 from graphflow_sessions.storage import DatabaseSessionStorage
@@ -141,7 +142,41 @@ def test_an_older_page_gets_a_count_and_no_messages(admin_client, settings):
     assert answer["notice"] == "3 new messages since this page was loaded."
 
 
-@pytest.mark.parametrize("how", ["cleared", "trimmed", "rewritten"])
+def test_a_full_bounded_history_moves_the_page_up_and_appends(admin_client):
+    # At its max_messages a history drops its oldest message for every new one, so the
+    # page's last message is no longer where the page saw it, but a few places earlier.
+    session = make_session(context=chat_context(6, max_messages=6))
+    state = _live_state(admin_client, session.pk)
+    _append(session.pk, ("User", "pushes message 1 out"), ("Assistant", "and message 2"))
+
+    answer = _poll(admin_client, state).json()
+
+    assert "reload" not in answer
+    assert (answer["shift"], answer["first"], answer["total"], answer["after"]) == (2, 1, 6, 6)
+    assert _numbers(answer["html"]) == [5, 6]
+    assert "pushes message 1 out" in answer["html"] and "and message 2" in answer["html"]
+    assert answer["summary"] == "Messages 1–6 of 6, oldest first."
+    moved = {**state, "after": str(answer["after"]), "anchor": answer["anchor"]}
+    assert _poll(admin_client, moved).json()["new"] == 0
+
+
+def test_a_trim_that_kept_the_last_known_message_only_moves_the_page_up(admin_client):
+    session = make_session(context=chat_context(6))
+    state = _live_state(admin_client, session.pk)
+    storage = DatabaseSessionStorage(using=sessions_database())
+    stored = storage.get(str(session.pk))
+    trimmed = stored.context.to_dict()
+    trimmed["chat_history"]["messages"] = trimmed["chat_history"]["messages"][2:]
+    stored.context = Context.from_dict(trimmed)  # the newest four, exactly as they were
+    storage.save(stored)
+
+    answer = _poll(admin_client, state).json()
+
+    assert (answer["shift"], answer["new"], answer["after"], answer["html"]) == (2, 0, 4, "")
+    assert answer["summary"] == "Messages 1–4 of 4, oldest first."
+
+
+@pytest.mark.parametrize("how", ["cleared", "rewritten"])
 def test_a_history_that_shrank_or_changed_asks_for_a_reload(admin_client, how):
     session = make_session(context=chat_context(6))
     state = _live_state(admin_client, session.pk)
@@ -149,9 +184,6 @@ def test_a_history_that_shrank_or_changed_asks_for_a_reload(admin_client, how):
     stored = storage.get(str(session.pk))
     if how == "cleared":
         stored.context.clear_chat_history()
-    elif how == "trimmed":  # a bounded history drops its oldest as new ones arrive
-        stored.context = chat_context(6, max_messages=6)
-        stored.context.add_message("User", "pushes message 1 out")
     else:  # the same length and more, but message 6 is not what the page shows
         stored.context = chat_context(5)
         for content in ("edited", "message 7", "message 8"):

@@ -67,6 +67,28 @@ def test_a_message_from_another_process_appears_without_a_reload(
     assert page.dialogs == [] and page.offsite_requests == []
 
 
+def test_a_full_bounded_history_moves_up_and_shows_the_new_message(
+    live_server, watched_page, superuser
+):
+    session = make_session(context=chat_context(3, max_messages=3))
+    page = watched_page
+    log_in(page, live_server.url, *superuser)
+    page.goto(_change_url(live_server.url, session))
+    page.evaluate("window.gfsSameDocument = true")
+
+    append_in_another_process(str(session.pk), "User", "pushes the oldest out")
+    page.locator("li.gfs-message.gfs-new").wait_for(timeout=10_000)
+
+    assert page.evaluate("window.gfsSameDocument") is True
+    items = page.locator("li.gfs-message")
+    numbers = items.evaluate_all("els => els.map(e => e.dataset.number)")
+    assert numbers == ["1", "2", "3"]
+    assert items.nth(0).locator(".gfs-content").inner_text() == "message 2"
+    assert items.nth(2).locator(".gfs-content").inner_text() == "pushes the oldest out"
+    assert items.nth(0).locator(".gfs-number").inner_text() == "#1"
+    assert page.locator(".gfs-count").inner_text() == "Messages 1–3 of 3, oldest first."
+
+
 def test_polling_stops_while_the_tab_is_hidden_and_resumes_when_shown(
     live_server, watched_page, superuser
 ):

@@ -50,6 +50,26 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 
+  function renumber(shift) {
+    // The history dropped its oldest messages (max_messages, a trim): the page's messages
+    // moved up by ``shift`` places, and those now before the first are gone.
+    Array.from(list.children).forEach(function (item) {
+      const number = Number(item.dataset.number) - shift;
+      if (number < 1) {
+        item.remove();
+        return;
+      }
+      item.dataset.number = String(number);
+      item.value = number;
+      item.id = "message-" + number;
+      const label = item.querySelector(".gfs-number");
+      if (label) {
+        label.textContent = "#" + number;
+      }
+    });
+    list.start = Math.max(Number(section.dataset.liveFirst) - shift, 1);
+  }
+
   function handle(answer) {
     if (answer.reload) {
       stopped = true;
@@ -62,9 +82,15 @@ document.addEventListener("DOMContentLoaded", function () {
       }
       return;
     }
+    if (answer.shift > 0) {
+      renumber(answer.shift);
+      section.dataset.liveFirst = String(answer.first);
+    }
     if (answer.html) {
       appendMessages(answer.html);
       show(answer.notice);
+    }
+    if (answer.html || answer.shift > 0) {
       section.querySelector(".gfs-count").textContent = answer.summary;
     }
     after = String(answer.after);

@@ -168,8 +168,9 @@ class DeleteError(StorageError):
     """The database failed while deleting a session."""
 
 
-class SearchTimedOut(GraphFlowSessionsError):
-    """A search ran longer than ``SEARCH_TIMEOUT`` and the database stopped it."""
+class SearchTimedOut(RetrieveError):
+    """A search ran longer than ``SEARCH_TIMEOUT`` and the database stopped it (a read that
+    failed, as a RetrieveError)."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(

@@ -110,21 +110,16 @@ TEMPLATES = [
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        from psycopg_pool import ConnectionPool
-
         # A pool shared by the server's threads, not persistent connections (CONN_MAX_AGE):
         # those belong to a thread, and runserver answers each request in a new thread, so
         # each request would leave a connection open until the server has no more to give.
         # A request waits (up to "timeout" seconds) for one of "max_size" connections per
-        # process; "check" replaces a connection the server dropped before handing it out.
+        # process; with CONN_HEALTH_CHECKS Django has the pool check a connection before
+        # handing it out, replacing one the server dropped.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"]["OPTIONS"] = {
             **DATABASES["default"].get("OPTIONS", {}),
-            "pool": {
-                "min_size": 1,
-                "max_size": DATABASE_POOL_MAX_SIZE,
-                "timeout": 20,
-                "check": ConnectionPool.check_connection,
-            },
+            "pool": {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE, "timeout": 20},
         }
 else:
     DATABASES = {

@@ -29,7 +29,9 @@ class BoundedFacetsMixin:
         # Django's own per-choice conditions (COUNT(pk) FILTER (WHERE ...)), each run alone.
         facets = self.get_facet_counts(changelist.pk_attname, filtered)  # type: ignore[attr-defined]
         for key, aggregate in facets.items():
-            count = filtered.filter(aggregate.filter.condition)[: limit + 1].count()
+            # Django 6 wraps the choice's Q in an AggregateFilter; Django 5.2 keeps the Q.
+            condition = getattr(aggregate.filter, "condition", aggregate.filter)
+            count = filtered.filter(condition)[: limit + 1].count()
             counts[key] = f"{limit}+" if count > limit else count
         return counts
 

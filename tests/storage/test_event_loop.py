@@ -69,8 +69,14 @@ def timed_callbacks() -> Iterator[list[tuple[str, int, str]]]:
     held off: a collection pause is the interpreter's, not a callback's."""
     slow: list[tuple[str, int, str]] = []
     run = asyncio.events.Handle._run
-    # Both asyncio's Python and C parts record a creation stack through this classmethod.
-    extract = traceback.StackSummary.__dict__["_extract_from_extended_frame_gen"]
+    # Both asyncio's Python and C parts record a creation stack through this classmethod
+    # (Python 3.10 has no _extract_from_extended_frame_gen: there it is StackSummary.extract).
+    name = next(
+        name
+        for name in ("_extract_from_extended_frame_gen", "extract")
+        if name in traceback.StackSummary.__dict__
+    )
+    extract = traceback.StackSummary.__dict__[name]
     recording = {"wall": 0, "cpu": 0}
 
     def recorded(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -103,12 +109,12 @@ def timed_callbacks() -> Iterator[list[tuple[str, int, str]]]:
     gc.collect()
     gc.disable()
     asyncio.events.Handle._run = timed  # type: ignore[method-assign]
-    traceback.StackSummary._extract_from_extended_frame_gen = classmethod(recorded)  # type: ignore[assignment,method-assign]
+    setattr(traceback.StackSummary, name, classmethod(recorded))
     try:
         yield slow
     finally:
         asyncio.events.Handle._run = run  # type: ignore[method-assign]
-        traceback.StackSummary._extract_from_extended_frame_gen = extract  # type: ignore[method-assign]
+        setattr(traceback.StackSummary, name, extract)
         gc.enable()
 
 

@@ -129,6 +129,17 @@ def default_language() -> Iterator[None]:
     translation.activate(settings.LANGUAGE_CODE)
 
 
+@pytest.fixture(autouse=True)
+def empty_caches() -> Iterator[None]:
+    """Each test starts with empty caches: the local-memory cache lives as long as the test
+    process, and what one test cached (an overview's numbers, say) outlives its database."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
+
+
 # Browser tests: pytest-playwright's ``page``, on the system Chromium (its fixtures, overridden).
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -42,7 +41,6 @@ def _settings(settings):
         "ADMIN_OVERVIEW_FINISHED_TASKS": FINISHED,
         **RETENTION,
     }
-    caches["default"].clear()
 
 
 def _history(messages: int, max_messages: int | None) -> dict:

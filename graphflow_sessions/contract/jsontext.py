@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from ..exceptions import ContextDeserializationError, ContextSerializationError, ContextTooLarge
-from .jsonnumbers import literal_problem, number_problem
+from .jsonnumbers import I64_MIN, U64_MAX, literal_problem, number_problem
 
 __all__ = [
     "MAX_NESTING",
@@ -36,6 +36,7 @@ __all__ = [
     "find_misshapen",
     "find_unstorable",
     "format_size",
+    "is_plain_json",
 ]
 
 #: graph-flow reads a context with serde_json, which refuses JSON nested 128 levels deep
@@ -284,6 +285,51 @@ def _path_to(entry: tuple[Any, int, int, Any], seen: list[Any], root: str) -> st
         entry = parent
     path = root + "".join(reversed(parts))
     return path.lstrip(".") or "(root)"
+
+
+# Beyond these (the largest floats) serde_json's parser may overflow: see jsonnumbers.
+_LARGEST_FLOAT = 1.7976931348623157e308
+
+
+def is_plain_json(value: Any, *, depth: int = 1) -> bool:
+    """Whether ``value`` (at level ``depth``) is built of nothing but dicts with str keys,
+    lists, tuples, str, bool, None, ints graph-flow's reader keeps exactly and floats it
+    reads without overflow (every type exactly, no subclass), nested within MAX_NESTING.
+
+    Such a value passes ``check_structure`` and ``check_numbers``, and any JSON writer gives
+    the same JSON values for it, so a fast writer may write it; only its strings are left to
+    check (NUL, lone surrogates). False means nothing but "not sure": the careful checks
+    then decide, with their errors. One walk, touching each value once.
+    """
+    stack: list[tuple[Any, int]] = [([value], depth - 1)]  # the value as a child, like any
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_NESTING:
+            return False
+        if type(item) is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            children: Any = item.values()
+        elif type(item) is list or type(item) is tuple:
+            children = item
+        else:
+            return False
+        for child in children:
+            kind = type(child)
+            if kind is str or kind is bool or child is None:
+                continue
+            if kind is dict or kind is list or kind is tuple:
+                stack.append((child, level + 1))
+            elif kind is int:
+                if not I64_MIN <= child <= U64_MAX:
+                    return False
+            elif kind is float:
+                if not -_LARGEST_FLOAT < child < _LARGEST_FLOAT:  # also NaN and infinities
+                    return False
+            else:
+                return False
+    return True
 
 
 def check_structure(

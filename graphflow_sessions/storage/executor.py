@@ -66,8 +66,12 @@ KEEP_RESULTS_BELOW = 64 * 1024
 def available(connection: Any) -> bool:
     """Whether statements on the Django connection can run here (psycopg 3, PostgreSQL),
     judged from configuration alone, before connecting."""
-    if connection.vendor != "postgresql":
-        return False
+    return connection.vendor == "postgresql" and _psycopg3_driver()
+
+
+@functools.cache
+def _psycopg3_driver() -> bool:
+    # Imported only once PostgreSQL is configured: the module imports a driver.
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
     return bool(is_psycopg3)
@@ -87,6 +91,7 @@ class _ConnectionState:
     direct: bool | None = None  # None until a statement has reported its backend's pid
     prepared: set[str] = field(default_factory=set)  # statements prepared through psycopg
     in_transaction: bool = False  # whether our last statement left a transaction open
+    utf8: bool | None = None  # whether the server promises UTF-8 (None until asked)
 
 
 # Kept beside the connection, not on it: it goes when the connection goes.
@@ -274,8 +279,12 @@ def utf8_database(connection: Any) -> bool:
 
 
 def utf8_driver_connection(pgconn: Any) -> bool:
-    """``utf8_database`` of a psycopg connection (sync or async)."""
-    return bool(pgconn.info.parameter_status("server_encoding") == "UTF8")
+    """``utf8_database`` of a psycopg connection (sync or async), asked of libpq once per
+    connection: a database's encoding is fixed when it is created."""
+    state = _state(pgconn)
+    if state.utf8 is None:
+        state.utf8 = pgconn.info.parameter_status("server_encoding") == "UTF8"
+    return state.utf8
 
 
 def as_django_error(exc: Exception) -> Exception:

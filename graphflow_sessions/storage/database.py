@@ -17,7 +17,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -221,6 +221,8 @@ class DatabaseSessionStorage(SessionStorage):
         if not self._release_connections:
             return
         connection = connections[self.using]
+        if connection.connection is None:
+            return  # nothing checked out through the wrapper (or the pool was used directly)
         _close_if_lost(connection)
         if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
             connection.close()  # back to the pool
@@ -323,11 +325,15 @@ class DatabaseSessionStorage(SessionStorage):
         action = "create" if create else "save"
         jsonb = self._sends_jsonb()
         row = checked_row(session, self._session_id(session.id, action), jsonb=jsonb)
-        connection, plan = self._connection(row.id, action)
-        direct = plan.executor is not None and unobserved(connection)
-        if jsonb and not utf8_database(connection):
-            row = checked_row(session, row.id)  # \u escapes beyond ASCII need a UTF8 database
-        stored = self._write_row(connection, plan, row, expected_version, create, direct)
+        pool = self._driver_pool()
+        if pool is not None:
+            stored = self._write_on_pool(pool, session, row, expected_version, create)
+        else:
+            connection, plan = self._connection(row.id, action)
+            direct = plan.executor is not None and unobserved(connection)
+            if jsonb and not utf8_database(connection):
+                row = checked_row(session, row.id)  # \u escapes beyond ASCII need UTF8
+            stored = self._write_row(connection, plan, row, expected_version, create, direct)
         self._written(session, stored)
         saved(self, session, self.using)
 
@@ -445,6 +451,9 @@ class DatabaseSessionStorage(SessionStorage):
 
     def _get(self, session_id: SessionId) -> Session | None:
         sid = self._session_id(session_id, "fetch")
+        pool = self._driver_pool()
+        if pool is not None:
+            return self._get_on_pool(pool, sid)
         connection, plan = self._connection(sid, "fetch")
         params = [plan.id_param(sid, connection)]
         try:
@@ -454,7 +463,7 @@ class DatabaseSessionStorage(SessionStorage):
         if row is None:
             return None
         if plan.executor is not None and len(row[plan.context_index] or b"") > KEEP_RESULTS_BELOW:
-            plan.executor.free_result(connection)
+            plan.executor.free_result(connection.connection)
         return _session_from_row(plan, self.using, row, connection)
 
     # delete -----------------------------------------------------------------------------
@@ -467,16 +476,135 @@ class DatabaseSessionStorage(SessionStorage):
 
     def _delete(self, session_id: SessionId) -> bool:
         sid = self._session_id(session_id, "delete")
-        connection, plan = self._connection(sid, "delete")
-        params = [plan.id_param(sid, connection)]
-        try:
-            _, count = self._run(connection, plan, plan.statements.delete, params)
-        except DatabaseError as exc:
-            raise _failure(DeleteError, "delete", sid, exc, connection) from exc
-        removed = count > 0
+        pool = self._driver_pool()
+        if pool is not None:
+            removed = self._delete_on_pool(pool, sid)
+        else:
+            connection, plan = self._connection(sid, "delete")
+            params = [plan.id_param(sid, connection)]
+            try:
+                _, count = self._run(connection, plan, plan.statements.delete, params)
+            except DatabaseError as exc:
+                raise _failure(DeleteError, "delete", sid, exc, connection) from exc
+            removed = count > 0
         if removed:
             deleted(self, sid, self.using)
         return removed
+
+    # the pool, directly ------------------------------------------------------------------
+    # A ``release_connections`` storage (``connect()``'s) hands its connection back after
+    # every operation. Through Django's wrapper each operation then costs a connect and a
+    # close (connection parameters, autocommit, connection state, a signal: about four times
+    # what the pool's own checkout costs), which is what held threads sharing the pool back.
+    # So its save, get and delete take a connection from the alias's psycopg pool (Django's
+    # own, the same connections) directly whenever nothing needs the wrapper: outside a
+    # transaction on the alias, with nobody watching queries through Django's cursor.
+
+    def _driver_pool(self) -> Any | None:
+        """The alias's psycopg pool when an operation may run on it directly, else None."""
+        if not self._release_connections:
+            return None
+        try:
+            connection = connections[self.using]
+        except ConnectionDoesNotExist:
+            return None
+        if not (available(connection) and unobserved(connection)):
+            return None
+        if connection.in_atomic_block or (
+            connection.connection is not None and not connection.autocommit
+        ):
+            return None  # the caller's transaction: its connection, through the wrapper
+        return getattr(connection, "pool", None)
+
+    @contextmanager
+    def _pooled(self, pool: Any, action: str, session_id: Any) -> Iterator[Any]:
+        """A connection of the alias's pool for one operation, in autocommit;
+        ConnectionFailed (naming the database, never the password) when none can be had."""
+        executor = self._executor(self._driver_plan())
+        try:
+            pool.open()  # as Django opens it on its first connection; a no-op once open
+            pgconn = pool.getconn()
+        except executor.driver_error as exc:  # PoolTimeout is an OperationalError
+            settings = connections[self.using].settings_dict
+            raise ConnectionFailed.for_database(
+                settings, self.using, exc, action=action, session_id=session_id
+            ) from safe_cause(exc, settings)
+        try:
+            if not pgconn.autocommit:  # Django's pool makes them so; a write must not linger
+                pgconn.autocommit = True
+            yield pgconn
+        finally:
+            pool.putconn(pgconn)  # a broken connection is discarded by the pool
+
+    def _write_on_pool(
+        self,
+        pool: Any,
+        session: Session,
+        row: SessionRow,
+        expected_version: int | None,
+        create: bool,
+    ) -> Sequence[Any]:
+        action = "create" if create else "save"
+        plan = self._driver_plan()
+        with self._pooled(pool, action, row.id) as pgconn:
+            if not utf8_driver_connection(pgconn):
+                row = checked_row(session, row.id)  # \u escapes beyond ASCII need UTF8
+            context = self._executor(plan).jsonb(row.context.utf8)
+            statement, params = _write_statement(
+                plan, id_text(row.id), row, context, expected_version, create
+            )
+            try:
+                stored, _ = self._run_pooled(pgconn, plan, statement, params)
+                if stored is None and not create:
+                    # Only on the error path: one more query to say what the stored version is.
+                    cursor = pgconn.execute(plan.statements.select_version, [id_text(row.id)])
+                    found = cursor.fetchone()
+            except (DatabaseError, self._executor(plan).driver_error) as exc:
+                raise self._refused_on_driver(SaveError, action, row.id, exc, pgconn) from exc
+            if stored is None:
+                if create:
+                    raise SessionExists.for_id(row.id)
+                raise SessionConflict.for_versions(
+                    row.id, expected_version, found[0] if found else None
+                )
+            return _convert(stored, plan.returning_converters, _DriverConnection(pgconn))
+
+    def _get_on_pool(self, pool: Any, sid: SessionId) -> Session | None:
+        plan = self._driver_plan()
+        with self._pooled(pool, "fetch", sid) as pgconn:
+            try:
+                row, _ = self._run_pooled(pgconn, plan, plan.statements.select, [id_text(sid)])
+            except DatabaseError as exc:
+                raise self._refused_on_driver(RetrieveError, "fetch", sid, exc, pgconn) from exc
+            if row is None:
+                return None
+            if len(row[plan.context_index] or b"") > KEEP_RESULTS_BELOW:
+                self._executor(plan).free_result(pgconn)
+            return _session_from_row(plan, self.using, row, _DriverConnection(pgconn))
+
+    def _delete_on_pool(self, pool: Any, sid: SessionId) -> bool:
+        plan = self._driver_plan()
+        with self._pooled(pool, "delete", sid) as pgconn:
+            try:
+                _, count = self._run_pooled(pgconn, plan, plan.statements.delete, [id_text(sid)])
+            except DatabaseError as exc:
+                raise self._refused_on_driver(DeleteError, "delete", sid, exc, pgconn) from exc
+        return count > 0
+
+    def _run_pooled(
+        self, pgconn: Any, plan: _AliasPlan, statement: str, params: list[Any]
+    ) -> tuple[Any, int]:
+        """``_run`` on a pool's connection (autocommit): a statement planned before the id
+        column changed type runs once more, planned anew."""
+        executor = self._executor(plan)
+        try:
+            return executor.run_driver(pgconn, statement, params)
+        except DatabaseError as exc:
+            if not is_stale_statement(exc):
+                raise
+            forget_driver_connection(pgconn)
+            executor.forget_prepared_driver(pgconn)
+        return executor.run_driver(pgconn, statement, params)
 
     # batches ----------------------------------------------------------------------------
 
@@ -560,7 +688,7 @@ class DatabaseSessionStorage(SessionStorage):
                         RetrieveError, "fetch", _batch_label(ids), exc, connection
                     ) from exc
                 if plan.executor is not None:
-                    plan.executor.free_result(connection)
+                    plan.executor.free_result(connection.connection)
                 for row in rows:
                     session = _session_from_row(plan, self.using, row, connection)
                     found[id_text(session.pk)] = session
@@ -618,14 +746,14 @@ class DatabaseSessionStorage(SessionStorage):
     async def aget(self, session_id: SessionId) -> Session | None:
         if not self._native_async:
             return await super().aget(session_id)
-        plan = self._async_plan()
+        plan = self._driver_plan()
         known = id_on_any_table(session_id)
         async with self._driver_connection("fetch", known) as pgconn:
             sid = await self._aresolve(pgconn, session_id)
             try:
                 row, _ = await self._arun(pgconn, plan, plan.statements.select, [id_text(sid)])
             except DatabaseError as exc:
-                raise self._arefused(RetrieveError, "fetch", sid, exc, pgconn) from exc
+                raise self._refused_on_driver(RetrieveError, "fetch", sid, exc, pgconn) from exc
             if row is None:
                 return None
             if len(row[plan.context_index] or b"") > KEEP_RESULTS_BELOW:
@@ -643,13 +771,13 @@ class DatabaseSessionStorage(SessionStorage):
     async def adelete(self, session_id: SessionId) -> bool:
         if not self._native_async:
             return await super().adelete(session_id)
-        plan = self._async_plan()
+        plan = self._driver_plan()
         async with self._driver_connection("delete", id_on_any_table(session_id)) as pgconn:
             sid = await self._aresolve(pgconn, session_id)
             try:
                 _, count = await self._arun(pgconn, plan, plan.statements.delete, [id_text(sid)])
             except DatabaseError as exc:
-                raise self._arefused(DeleteError, "delete", sid, exc, pgconn) from exc
+                raise self._refused_on_driver(DeleteError, "delete", sid, exc, pgconn) from exc
         if count > 0:
             await adeleted(self, sid, self.using)
         return count > 0
@@ -662,7 +790,7 @@ class DatabaseSessionStorage(SessionStorage):
         expected = batch_expectations(sessions, expected_versions)
         if not sessions:
             return
-        plan = self._async_plan()
+        plan = self._driver_plan()
         async with self._driver_connection("save", None) as pgconn:
             jsonb = utf8_driver_connection(pgconn)  # \u escapes beyond ASCII need UTF8
             ids = [await self._aresolve(pgconn, session.id) for session in sessions]
@@ -677,7 +805,8 @@ class DatabaseSessionStorage(SessionStorage):
                 conflict = _batch_conflict(exc, rows, expected)
                 if conflict is not None:
                     raise conflict from exc
-                raise self._arefused(SaveError, "save", _batch_label(rows), exc, pgconn) from exc
+                label = _batch_label(rows)
+                raise self._refused_on_driver(SaveError, "save", label, exc, pgconn) from exc
             stored = _batch_returned(plan, rows, returned, _DriverConnection(pgconn))
         for session, values in zip(sessions, stored, strict=True):
             self._written(session, values)
@@ -689,22 +818,24 @@ class DatabaseSessionStorage(SessionStorage):
             return await super().aget_many(session_ids)
         if not session_ids:
             return []
-        plan = self._async_plan()
+        plan = self._driver_plan()
         async with self._driver_connection("fetch", None) as pgconn:
             ids = [await self._aresolve(pgconn, value) for value in session_ids]
             ((statement, params),) = _id_statements(plan, None, ids, plan.statements, "select")
             try:
                 rows, _ = await self._arun(pgconn, plan, statement, params, many=True)
             except DatabaseError as exc:
-                raise self._arefused(
+                raise self._refused_on_driver(
                     RetrieveError, "fetch", _batch_label(ids), exc, pgconn
                 ) from exc
             await self._executor(plan).afree_result(pgconn)
             view = _DriverConnection(pgconn)
-            found = {}
-            for row in rows:
-                session = _session_from_row(plan, self.using, row, view)
-                found[id_text(session.pk)] = session
+        found = {}
+        for index, row in enumerate(rows):
+            if index and index % _SESSIONS_PER_STEP == 0:
+                await asyncio.sleep(0)  # let the loop run other tasks between steps
+            session = _session_from_row(plan, self.using, row, view)
+            found[id_text(session.pk)] = session
         return [found.get(id_text(sid)) for sid in ids]
 
     async def adelete_many(self, session_ids: Sequence[SessionId]) -> int:
@@ -712,14 +843,15 @@ class DatabaseSessionStorage(SessionStorage):
             return await super().adelete_many(session_ids)
         if not session_ids:
             return 0
-        plan = self._async_plan()
+        plan = self._driver_plan()
         async with self._driver_connection("delete", None) as pgconn:
             ids = list(dict.fromkeys([await self._aresolve(pgconn, v) for v in session_ids]))
             ((statement, params),) = _id_statements(plan, None, ids, plan.statements, "delete")
             try:
                 rows, _ = await self._arun(pgconn, plan, statement, params, many=True)
             except DatabaseError as exc:
-                raise self._arefused(DeleteError, "delete", _batch_label(ids), exc, pgconn) from exc
+                label = _batch_label(ids)
+                raise self._refused_on_driver(DeleteError, "delete", label, exc, pgconn) from exc
         for row in rows:
             await adeleted(self, row[0], self.using)
         return len(rows)
@@ -735,7 +867,7 @@ class DatabaseSessionStorage(SessionStorage):
         self, session: Session, expected_version: int | None, *, create: bool
     ) -> None:
         action = "create" if create else "save"
-        plan = self._async_plan()
+        plan = self._driver_plan()
         known = id_on_any_table(session.id)
         # Bad input fails before a connection is taken whenever the id needs no table.
         row = checked_row(session, known, jsonb=True) if known is not None else None
@@ -750,7 +882,7 @@ class DatabaseSessionStorage(SessionStorage):
             try:
                 stored, _ = await self._arun(pgconn, plan, statement, params)
             except DatabaseError as exc:
-                raise self._arefused(SaveError, action, row.id, exc, pgconn) from exc
+                raise self._refused_on_driver(SaveError, action, row.id, exc, pgconn) from exc
             if stored is None:
                 if create:
                     raise SessionExists.for_id(row.id)
@@ -764,8 +896,9 @@ class DatabaseSessionStorage(SessionStorage):
         self._written(session, values)
         await asaved(self, session, self.using)
 
-    def _async_plan(self) -> _AliasPlan:
-        """The alias's plan, made without a connection (nothing in it needs one)."""
+    def _driver_plan(self) -> _AliasPlan:
+        """The alias's plan for the driver connections of the async and pooled paths, made
+        without a connection (nothing in it needs one)."""
         alias = self.using
         plan = self._plans.get(alias)
         if plan is None:
@@ -791,7 +924,7 @@ class DatabaseSessionStorage(SessionStorage):
         """A connection of this loop's pool for one operation; ConnectionFailed (naming the
         database, never the password) when none can be had."""
         pool = await self._async_pool()
-        executor = self._executor(self._async_plan())
+        executor = self._executor(self._driver_plan())
         try:
             pgconn = await pool.getconn()
         except executor.driver_error as exc:  # PoolTimeout is an OperationalError
@@ -854,7 +987,7 @@ class DatabaseSessionStorage(SessionStorage):
             await executor.aforget_prepared(pgconn)
         return await executor.arun(pgconn, statement, params, many=many)
 
-    def _arefused(
+    def _refused_on_driver(
         self, error: type[StorageError], action: str, session_id: Any, exc: Exception, pgconn: Any
     ) -> StorageError:
         return _refused(
@@ -1096,6 +1229,11 @@ def _id_statements(
         part = ids[start : start + _CHUNK]
         yield build(len(part)), [plan.id_param(sid, connection) for sid in part]
 
+
+#: Sessions an async batch read builds in one step of the event loop: each costs tens of
+#: microseconds (its context read, a model instance), so a batch of hundreds in one step would
+#: hold the loop for milliseconds.
+_SESSIONS_PER_STEP = 25
 
 #: Ids per statement where they travel one parameter each (under SQLite's old limit of 999).
 _CHUNK = 500

@@ -159,19 +159,34 @@ class PsycopgExecutor:
         """
         connection.validate_thread_sharing()
         connection.validate_no_broken_transaction()
-        pgconn = connection.connection
+        with connection.wrap_database_errors:
+            return self._run_on(connection.connection, statement, params, many)
+
+    def run_driver(
+        self, pgconn: Any, statement: str, params: Sequence[Any], *, many: bool = False
+    ) -> tuple[Any, int]:
+        """``run`` on a psycopg connection taken from the alias's pool without Django's
+        wrapper (a ``release_connections`` storage outside a transaction), in autocommit;
+        driver errors as Django's."""
+        try:
+            return self._run_on(pgconn, statement, params, many)
+        except self.driver_error as exc:
+            raise as_django_error(exc) from exc
+
+    def _run_on(
+        self, pgconn: Any, statement: str, params: Sequence[Any], many: bool
+    ) -> tuple[Any, int]:
         state = _state(pgconn)
         prepare, pipeline = self._plan(pgconn, state, statement)
         cursor = state.cursor
         if cursor is None or cursor.closed:
             cursor = state.cursor = self._new_cursor(pgconn, self._cursor_class)
-        with connection.wrap_database_errors:
-            if pipeline:  # the first prepared run: Parse, Bind, Execute and Sync together
-                with pgconn.pipeline():
-                    cursor.execute(statement, params, prepare=True)
-            else:
-                cursor.execute(statement, params, prepare=prepare)
-            result = cursor.fetchall() if many else cursor.fetchone()
+        if pipeline:  # the first prepared run: Parse, Bind, Execute and Sync together
+            with pgconn.pipeline():
+                cursor.execute(statement, params, prepare=True)
+        else:
+            cursor.execute(statement, params, prepare=prepare)
+        result = cursor.fetchall() if many else cursor.fetchone()
         return self._ran(pgconn, state, statement, prepare, result, many), cursor.rowcount
 
     async def arun(
@@ -243,9 +258,20 @@ class PsycopgExecutor:
         else:
             state.in_transaction = True  # re-pipeline after the transaction ends
 
-    def free_result(self, connection: Any) -> None:
-        """Free the last result now (a large context): the next run opens a new cursor."""
-        state = _states.get(connection.connection)
+    def forget_prepared_driver(self, pgconn: Any) -> None:
+        """``forget_prepared`` on a connection taken without Django's wrapper (autocommit)."""
+        state = _state(pgconn)
+        state.prepared.clear()
+        if state.cursor is not None and not state.cursor.closed:
+            try:
+                state.cursor.execute("DEALLOCATE ALL")
+            except self.driver_error as exc:
+                raise as_django_error(exc) from exc
+
+    def free_result(self, pgconn: Any) -> None:
+        """Free the last result on the psycopg connection now (a large context): the next
+        run opens a new cursor."""
+        state = _states.get(pgconn)
         if state is not None and state.cursor is not None:
             state.cursor.close()
 

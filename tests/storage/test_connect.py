@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.core.checks import Tags, run_checks
 from django.db import connections, transaction
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 
 from graphflow_sessions.checks import check_connection_reuse
@@ -115,6 +116,57 @@ def test_pooled_connections_keep_the_storages_prepared_statements(fresh_database
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         statements = [row[0].split()[0] for row in cursor.fetchall()]
     assert sorted(statements) == ["INSERT", "SELECT"]
+
+
+@pytest.mark.postgres
+def test_pooled_operations_take_the_pools_connections_without_a_django_connect_each(
+    fresh_database: str,
+) -> None:
+    # Each connect through Django's wrapper costs several times the pool's own checkout;
+    # outside a transaction, with nobody watching queries, save, get and delete use the
+    # pool's connections directly: no connection_created per operation, nothing left open.
+    storage = PostgresSessionStorage.connect(throwaway.url_for(fresh_database), pool_max_size=2)
+    session = new_session()
+    storage.save(session)
+    opened: list[object] = []
+
+    def count(sender: object, connection: Any, **kwargs: object) -> None:
+        if connection.alias == storage.using:
+            opened.append(connection)
+
+    connection_created.connect(count)
+    try:
+        for _ in range(5):
+            storage.save(session)
+            assert storage.get(session.id) is not None
+        assert storage.delete(session.id) is True
+        assert storage.get(session.id) is None
+    finally:
+        connection_created.disconnect(count)
+    assert opened == []
+    assert connections[storage.using].connection is None
+    assert session.version == 6
+    pool = connections[storage.using].pool  # type: ignore[attr-defined]
+    assert pool.get_stats()["connections_num"] <= 2
+
+
+@pytest.mark.postgres
+def test_a_pooled_storage_watched_by_django_runs_through_django_s_cursor(
+    fresh_database: str,
+) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    storage = PostgresSessionStorage.connect(throwaway.url_for(fresh_database))
+    session = new_session()
+    with CaptureQueriesContext(connections[storage.using]) as captured:
+        storage.save(session)
+        assert storage.get(session.id) is not None
+        assert storage.delete(session.id) is True
+    assert [query["sql"].split()[0] for query in captured.captured_queries] == [
+        "INSERT",
+        "SELECT",
+        "DELETE",
+    ]
 
 
 @pytest.mark.postgres

@@ -23,7 +23,8 @@ What ``connect(url)`` does, in order:
 This module only sets the alias up (``open_alias``); the storage that ``connect()`` returns
 is made with ``release_connections=True``: it hands its pooled connection back after each
 operation (outside a caller's ``transaction.atomic``), so any number of threads share the
-pool's connections instead of each thread keeping one.
+pool's connections instead of each thread keeping one (its save, get and delete take them
+from the pool directly: see ``storage.database``).
 """
 
 from __future__ import annotations

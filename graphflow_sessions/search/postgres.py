@@ -96,16 +96,23 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$""",
     # What is tokenized for stored text: the folded text, then the bigrams of its CJK runs
     # (looked for only in text that has such characters: the search costs more than the
-    # tokenizing).
+    # tokenizing). PL/pgSQL, not SQL: a SQL function with a subquery is not inlined and is
+    # planned again in every transaction (a quarter of a millisecond per save), where a
+    # PL/pgSQL function keeps its plans for the connection.
     rf"""
 CREATE OR REPLACE FUNCTION gfs_search_text(t text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN f !~ '[{CJK_CHARACTERS}]' THEN f ELSE f || coalesce((
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  f text := gfs_search_fold(t);
+BEGIN
+  IF f IS NULL OR f !~ '[{CJK_CHARACTERS}]' THEN
+    RETURN f;
+  END IF;
+  RETURN f || coalesce((
     SELECT ' ' || string_agg(substr(r.run[1], i, 2), ' ' ORDER BY r.n, i)
     FROM regexp_matches(f, '[{CJK_CHARACTERS}]{{2,}}', 'g') WITH ORDINALITY AS r(run, n),
-         generate_series(1, length(r.run[1]) - 1) AS i), '') END
-  FROM gfs_search_fold(t) AS f
-$$""",
+         generate_series(1, length(r.run[1]) - 1) AS i), '');
+END $$""",
     # What is tokenized for a query: CJK runs replaced by their bigrams, which the phrase
     # query then chains (a <-> b <-> c), so a run matches as a substring.
     rf"""
@@ -127,15 +134,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     THEN regexp_replace(q::text, '''$', ''':*')::tsquery ELSE q END
   FROM phraseto_tsquery('simple', gfs_search_query_text(words)) AS q
 $$""",
+    # PL/pgSQL for the same reason as gfs_search_text (a data change is a common save).
     rf"""
 CREATE OR REPLACE FUNCTION gfs_search_fields_doc(graph text, task text, status text, data jsonb)
-RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ts_delete(to_tsvector('simple', gfs_search_text(concat_ws(' {_SEPARATOR} ',
+RETURNS tsvector LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN ts_delete(to_tsvector('simple', gfs_search_text(concat_ws(' {_SEPARATOR} ',
     graph, task, status,
     (SELECT string_agg(v #>> '{{}}', ' {_SEPARATOR} ')
      FROM jsonb_path_query(data, 'strict $.** ? (@.type() == "string")') AS v)))),
-    '{_SEPARATOR}')
-$$""",
+    '{_SEPARATOR}');
+END $$""",
     r"""
 CREATE OR REPLACE FUNCTION gfs_search_fields_hash(graph text, task text, status text, data jsonb)
 RETURNS uuid LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -153,19 +162,38 @@ BEGIN
   END IF;
   RETURN msgs;
 END $$""",
-    # Message rows for positions [first, last) of msgs, numbered from head. A message with no
-    # text content (not an object, no "content") gets an empty doc: a write never fails.
+    # The message at position p of ctx's history, reached through its offsets: neither the
+    # history nor the context is copied (ctx -> 'chat_history' -> 'messages' would copy both).
+    r"""
+CREATE OR REPLACE FUNCTION gfs_search_message_at(ctx jsonb, p integer) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT jsonb_extract_path(ctx, 'chat_history', 'messages', p::text)
+$$""",
+    # A session row's id as text, whatever the id column's type. Not inlined (its FROM sees
+    # to that), so it is planned at its first call in each transaction with the row type as it
+    # is then: a plan cached with NEW.id's type would fail once a graph-flow 0.6 service
+    # converts the id column from uuid to text, in every connection that saved before. The
+    # row is handed over as it is, never copied (EXECUTE ... USING NEW would flatten it,
+    # context and all).
+    r"""
+CREATE OR REPLACE FUNCTION gfs_search_key(r anyelement) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT (s.r).id::text FROM (SELECT r) AS s(r)
+$$""",
+    # Message rows for positions [first, last) of ctx's history, numbered from head. ctx is
+    # in memory (see gfs_search_apply). A message with no text content (not an object, no
+    # "content") gets an empty doc: a write never fails.
     r"""
 CREATE OR REPLACE FUNCTION gfs_search_add_messages(
-  sid text, msgs jsonb, first integer, last integer, head bigint
+  sid text, ctx jsonb, first integer, last integer, head bigint
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   m jsonb;
 BEGIN
   IF last - first <= 8 THEN
-    -- A save appends a message or two: hand each over alone, never the whole history.
+    -- A save appends a message or two: each is reached alone, never the whole history.
     FOR p IN first .. last - 1 LOOP
-      m := msgs -> p;
+      m := gfs_search_message_at(ctx, p);
       INSERT INTO gfs_search_message (session_id, seq, fingerprint, doc)
       VALUES (sid, head + p, md5(m::text)::uuid,
               coalesce(to_tsvector('simple', gfs_search_text(m ->> 'content')), ''));
@@ -174,94 +202,98 @@ BEGIN
     INSERT INTO gfs_search_message (session_id, seq, fingerprint, doc)
     SELECT sid, head + x.p - 1, md5(x.m::text)::uuid,
            coalesce(to_tsvector('simple', gfs_search_text(x.m ->> 'content')), '')
-    FROM jsonb_array_elements(msgs) WITH ORDINALITY AS x(m, p)
+    FROM jsonb_array_elements(ctx #> '{chat_history,messages}') WITH ORDINALITY AS x(m, p)
     WHERE x.p > first AND x.p <= last;
   END IF;
 END $$""",
     # Bring one session's index rows up to date with its new values (rebuild: all of them).
+    # ctx must be in memory, neither compressed nor in TOAST: callers pass ``ctx #> '{}'``,
+    # which is the value itself when it is (a save's new row, before the update stores it)
+    # and otherwise reads it once; each reference below would read a stored value again.
     rf"""
 CREATE OR REPLACE FUNCTION gfs_search_apply(
   sid text, graph text, task text, status text, ctx jsonb, rebuild boolean
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-  part jsonb;
-  msgs jsonb;
-  data jsonb;
-  new_len integer;
-  new_fields uuid;
+  -- The history's length without copying it (strict: NULL when it is not an array).
+  new_len integer := coalesce(jsonb_path_query_first(
+    ctx, 'strict $.chat_history.messages.size()', '{{}}', true)::integer, 0);
+  -- gfs_search_fields_hash, written out: a SQL function called here is planned again in
+  -- every transaction.
+  new_fields uuid := md5(jsonb_build_array(graph, task, status, ctx -> 'data')::text)::uuid;
+  new_head bigint;
   st record;
   j integer;
   lowest integer;
   trimmed integer;
+  first_fp uuid;
+  done boolean := false;
 BEGIN
-  -- One read of the (possibly toasted) context gives both parts: every operator applied to
-  -- ctx itself would decompress all of it again. A context that is no object gives nothing.
-  FOR part IN SELECT jsonb_path_query(ctx, 'strict $.keyvalue()', '{{}}', true) LOOP
-    IF part ->> 'key' = 'chat_history' THEN
-      msgs := part #> '{{value,messages}}';
-    ELSIF part ->> 'key' = 'data' THEN
-      data := part -> 'value';
-    END IF;
-  END LOOP;
-  IF jsonb_typeof(msgs) IS DISTINCT FROM 'array' THEN
-    msgs := '[]';
-  END IF;
-  new_len := jsonb_array_length(msgs);
-  new_fields := gfs_search_fields_hash(graph, task, status, data);
   -- No lock of its own: every caller holds the session row's lock (a save's, or the index
-  -- command's FOR UPDATE), which serialises the writers of one session.
-  SELECT s.head, s.message_count, s.fields, m.fingerprint AS last_fp INTO st
+  -- command's FOR UPDATE), which serialises the writers of one session. The first and last
+  -- indexed fingerprints come with the state row: one statement tells an append.
+  SELECT s.head, s.message_count, s.fields, l.fingerprint AS last_fp,
+         f.fingerprint AS first_fp INTO st
   FROM gfs_search_session s
-  LEFT JOIN gfs_search_message m
-    ON m.session_id = s.session_id AND m.seq = s.head + s.message_count - 1
+  LEFT JOIN gfs_search_message l
+    ON l.session_id = s.session_id AND l.seq = s.head + s.message_count - 1
+  LEFT JOIN gfs_search_message f ON f.session_id = s.session_id AND f.seq = s.head
   WHERE s.session_id = sid;
   IF NOT FOUND THEN
     INSERT INTO gfs_search_session (session_id, head, message_count, fields, doc)
-    VALUES (sid, 0, new_len, new_fields, gfs_search_fields_doc(graph, task, status, data));
+    VALUES (sid, 0, new_len, new_fields,
+            gfs_search_fields_doc(graph, task, status, ctx -> 'data'));
     DELETE FROM gfs_search_message WHERE session_id = sid;
-    PERFORM gfs_search_add_messages(sid, msgs, 0, new_len, 0);
+    PERFORM gfs_search_add_messages(sid, ctx, 0, new_len, 0);
     RETURN;
   END IF;
-  IF st.fields IS DISTINCT FROM new_fields THEN
-    UPDATE gfs_search_session
-    SET fields = new_fields, doc = gfs_search_fields_doc(graph, task, status, data)
-    WHERE session_id = sid;
-  END IF;
+  new_head := st.head;
   IF NOT rebuild AND st.message_count > 0 AND new_len > 0 THEN
     j := new_len - 1;
     lowest := greatest(0, new_len - {TAIL_WINDOW});
-    WHILE j >= lowest AND md5((msgs -> j)::text)::uuid IS DISTINCT FROM st.last_fp LOOP
+    WHILE j >= lowest
+          AND md5(gfs_search_message_at(ctx, j)::text)::uuid IS DISTINCT FROM st.last_fp LOOP
       j := j - 1;
     END LOOP;
     trimmed := st.message_count - 1 - j;
-    IF j >= lowest AND trimmed >= 0 AND md5((msgs -> 0)::text)::uuid = (
-        SELECT fingerprint FROM gfs_search_message
-        WHERE session_id = sid AND seq = st.head + trimmed) THEN
-      IF trimmed > 0 THEN
-        DELETE FROM gfs_search_message WHERE session_id = sid AND seq < st.head + trimmed;
+    IF j >= lowest AND trimmed >= 0 THEN
+      IF trimmed = 0 THEN
+        first_fp := st.first_fp;
+      ELSE
+        SELECT fingerprint INTO first_fp FROM gfs_search_message
+        WHERE session_id = sid AND seq = st.head + trimmed;
       END IF;
-      PERFORM gfs_search_add_messages(sid, msgs, j + 1, new_len, st.head + trimmed);
-      IF trimmed > 0 OR new_len <> st.message_count THEN
-        UPDATE gfs_search_session SET head = st.head + trimmed, message_count = new_len
-        WHERE session_id = sid;
+      IF md5(gfs_search_message_at(ctx, 0)::text)::uuid = first_fp THEN
+        IF trimmed > 0 THEN
+          DELETE FROM gfs_search_message WHERE session_id = sid AND seq < st.head + trimmed;
+        END IF;
+        new_head := st.head + trimmed;
+        IF j + 1 < new_len THEN
+          PERFORM gfs_search_add_messages(sid, ctx, j + 1, new_len, new_head);
+        END IF;
+        done := true;
       END IF;
-      RETURN;
     END IF;
   ELSIF NOT rebuild AND st.message_count = 0 AND new_len = 0 THEN
-    RETURN;
+    done := true;
   END IF;
-  -- Cleared, rewritten or not recognised: index the history again, with fresh numbers.
-  DELETE FROM gfs_search_message WHERE session_id = sid;
-  PERFORM gfs_search_add_messages(sid, msgs, 0, new_len, st.head + st.message_count);
-  UPDATE gfs_search_session SET head = st.head + st.message_count, message_count = new_len
-  WHERE session_id = sid;
+  IF NOT done THEN
+    -- Cleared, rewritten or not recognised: index the history again, with fresh numbers.
+    DELETE FROM gfs_search_message WHERE session_id = sid;
+    new_head := st.head + st.message_count;
+    PERFORM gfs_search_add_messages(sid, ctx, 0, new_len, new_head);
+  END IF;
+  -- One update of the state row at most (none when only the task moved on).
+  IF st.fields IS DISTINCT FROM new_fields THEN
+    UPDATE gfs_search_session
+    SET head = new_head, message_count = new_len, fields = new_fields,
+        doc = gfs_search_fields_doc(graph, task, status, ctx -> 'data')
+    WHERE session_id = sid;
+  ELSIF new_head <> st.head OR new_len <> st.message_count THEN
+    UPDATE gfs_search_session SET head = new_head, message_count = new_len
+    WHERE session_id = sid;
+  END IF;
 END $$""",
-    r"""
-CREATE OR REPLACE FUNCTION gfs_search_forget(sid text) RETURNS void
-LANGUAGE sql AS $$
-  DELETE FROM gfs_search_message WHERE session_id = sid;
-  DELETE FROM gfs_search_session WHERE session_id = sid;
-$$""",
     # For the index command: index one row (read under its row lock); verify: check the
     # fingerprints and fields against the row, and rebuild when they differ. Returns 1 when
     # it wrote anything.
@@ -277,7 +309,7 @@ DECLARE
 BEGIN
   SELECT * INTO st FROM gfs_search_session WHERE session_id = sid;
   IF NOT FOUND THEN
-    PERFORM gfs_search_apply(sid, graph, task, status, ctx, true);
+    PERFORM gfs_search_apply(sid, graph, task, status, ctx #> '{}', true);
     RETURN 1;
   END IF;
   IF NOT verify THEN
@@ -293,23 +325,36 @@ BEGIN
     RETURN 0;
   END IF;
   UPDATE gfs_search_session SET fields = NULL WHERE session_id = sid;
-  PERFORM gfs_search_apply(sid, graph, task, status, ctx, true);
+  PERFORM gfs_search_apply(sid, graph, task, status, ctx #> '{}', true);
   RETURN 1;
 END $$""",
+    # AFTER INSERT and BEFORE UPDATE (see sql.search_triggers): before an update, NEW is the
+    # row as the writer sent it, still in memory; after it, its context would be read back
+    # from TOAST and decompressed, the biggest cost of a save of a long session. A changed
+    # id is indexed as a new session; the old id's rows go at the next --verify.
     r"""
 CREATE OR REPLACE FUNCTION gfs_search_on_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  -- The row goes to a dynamic statement whole: a plan cached with NEW.id's type would fail
-  -- once a graph-flow 0.6 service converts the id column from uuid to text, in every
-  -- connection that saved before; the row type itself keeps its identity.
-  -- A changed id is indexed as a new session; the old id's rows go at the next --verify.
-  IF TG_OP = 'DELETE' THEN
-    EXECUTE 'SELECT gfs_search_forget(($1).id::text)' USING OLD;
-    RETURN NULL;
+  PERFORM gfs_search_apply(gfs_search_key(NEW), NEW.graph_id, NEW.current_task_id,
+                           NEW.status_message, NEW.context #> '{}', false);
+  IF TG_WHEN = 'BEFORE' THEN
+    RETURN NEW;
   END IF;
-  EXECUTE 'SELECT gfs_search_apply(($1).id::text, ($1).graph_id, ($1).current_task_id, '
-          '($1).status_message, ($1).context, false)' USING NEW;
+  RETURN NULL;
+END $$""",
+    # Once per DELETE statement, over its deleted rows (a prune batch is one statement each
+    # way); dynamic for the id's type, as above.
+    r"""
+CREATE OR REPLACE FUNCTION gfs_search_on_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT FROM gfs_search_gone) THEN
+    EXECUTE 'DELETE FROM gfs_search_message m USING gfs_search_gone g '
+            'WHERE m.session_id = g.id::text';
+    EXECUTE 'DELETE FROM gfs_search_session s USING gfs_search_gone g '
+            'WHERE s.session_id = g.id::text';
+  END IF;
   RETURN NULL;
 END $$""",
     r"""
@@ -354,17 +399,27 @@ _TABLES = [
     "ON gfs_search_message (gfs_search_uuid(session_id))",
 ]
 
+# Functions of the first release that are gone, or whose parameters were renamed (CREATE OR
+# REPLACE cannot rename one): dropped before the functions are created again.
+_FORMER = [
+    "DROP FUNCTION IF EXISTS gfs_search_forget(text)",
+    "DROP FUNCTION IF EXISTS gfs_search_add_messages(text, jsonb, integer, integer, bigint)",
+]
+
 _DROP = [
     "DROP TABLE IF EXISTS gfs_search_message, gfs_search_session, gfs_search_progress",
     *(
         f"DROP FUNCTION IF EXISTS {name} CASCADE"
         for name in (
             "gfs_search_on_truncate()",
+            "gfs_search_on_delete()",
             "gfs_search_on_change()",
             "gfs_search_index_row(text, text, text, text, jsonb, boolean)",
             "gfs_search_forget(text)",
             "gfs_search_apply(text, text, text, text, jsonb, boolean)",
             "gfs_search_add_messages(text, jsonb, integer, integer, bigint)",
+            "gfs_search_key(anyelement)",
+            "gfs_search_message_at(jsonb, integer)",
             "gfs_search_history(jsonb)",
             "gfs_search_fields_hash(text, text, text, jsonb)",
             "gfs_search_fields_doc(text, text, text, jsonb)",
@@ -397,7 +452,7 @@ def install(connection: Any) -> None:
         cursor.execute(_FUNCTIONS[0])  # the uuid index below uses it
         for statement in _TABLES:
             cursor.execute(statement)
-        for statement in _FUNCTIONS[1:]:
+        for statement in [*_FORMER, *_FUNCTIONS[1:]]:
             cursor.execute(statement)
         for statement in sql.search_triggers(connection):
             cursor.execute(statement)

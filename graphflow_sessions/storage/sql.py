@@ -225,20 +225,36 @@ def table_sample(connection: Any, statement: str, percent: float) -> str:
 
 
 # The search index's triggers (search/postgres.py defines the functions they run).
-_SEARCH_TRIGGERS = ("gfs_search_change", "gfs_search_truncate")
+_SEARCH_TRIGGERS = (
+    "gfs_search_insert",
+    "gfs_search_update",
+    "gfs_search_delete",
+    "gfs_search_truncate",
+)
+# The one trigger of the first release (rows after insert and update, deletes), replaced by
+# the above: dropped wherever the triggers are installed again.
+_FORMER_SEARCH_TRIGGERS = ("gfs_search_change",)
 
 
 def search_triggers(connection: Any) -> list[str]:
     """The triggers keeping the search index current: every row written or deleted, by
     anyone (a Rust service included), and a TRUNCATE."""
     table = connection.ops.quote_name(session_model()._meta.db_table)
-    change, truncate = _SEARCH_TRIGGERS
+    insert, update, delete, truncate = _SEARCH_TRIGGERS
     # No ``UPDATE OF`` column list: PostgreSQL then refuses to change those columns' types,
-    # and a graph-flow 0.6 service converts the id column to text on connect.
+    # and a graph-flow 0.6 service converts the id column to text on connect. An update is
+    # indexed BEFORE it is stored, while the new context is in memory (after it, it would be
+    # read back from TOAST and decompressed); an insert AFTER, since an upsert's proposed
+    # row may become an update instead.
     return [
         *drop_search_triggers(connection),
-        f"CREATE TRIGGER {change} AFTER INSERT OR DELETE OR UPDATE ON {table} "
+        f"CREATE TRIGGER {insert} AFTER INSERT ON {table} "
         "FOR EACH ROW EXECUTE FUNCTION gfs_search_on_change()",
+        f"CREATE TRIGGER {update} BEFORE UPDATE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION gfs_search_on_change()",
+        f"CREATE TRIGGER {delete} AFTER DELETE ON {table} "
+        "REFERENCING OLD TABLE AS gfs_search_gone "
+        "FOR EACH STATEMENT EXECUTE FUNCTION gfs_search_on_delete()",
         f"CREATE TRIGGER {truncate} AFTER TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION gfs_search_on_truncate()",
     ]
@@ -246,18 +262,21 @@ def search_triggers(connection: Any) -> list[str]:
 
 def drop_search_triggers(connection: Any) -> list[str]:
     table = connection.ops.quote_name(session_model()._meta.db_table)
-    return [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name in _SEARCH_TRIGGERS]
+    return [
+        f"DROP TRIGGER IF EXISTS {name} ON {table}"
+        for name in (*_FORMER_SEARCH_TRIGGERS, *_SEARCH_TRIGGERS)
+    ]
 
 
 def search_triggers_installed(connection: Any) -> tuple[str, list[Any]]:
-    """One boolean: the search index's change trigger is on the table and its side table
-    exists."""
+    """One boolean: the search index's update trigger (or the first release's one trigger)
+    is on the table and its side table exists."""
     table = connection.ops.quote_name(session_model()._meta.db_table)
     return (
         "SELECT to_regclass('gfs_search_session') IS NOT NULL AND EXISTS ("
-        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = %s "
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = ANY(%s) "
         "AND tgenabled <> 'D')",
-        [table, _SEARCH_TRIGGERS[0]],
+        [table, [_SEARCH_TRIGGERS[1], *_FORMER_SEARCH_TRIGGERS]],
     )
 
 

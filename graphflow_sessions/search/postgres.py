@@ -54,6 +54,7 @@ __all__ = [
     "index_complete",
     "index_installed",
     "install",
+    "reinstall",
     "mark_progress",
     "message_positions",
     "progress",
@@ -463,6 +464,13 @@ def install(connection: Any) -> None:
             "ON CONFLICT (name) DO NOTHING",
             [BACKFILL, empty],
         )
+
+
+def reinstall(connection: Any) -> None:
+    """Replace the functions and triggers of an installed index with this release's
+    (migration 0006); nothing where the index is not installed."""
+    if connection.vendor == "postgresql" and index_installed(connection.alias):
+        install(connection)
 
 
 def uninstall(connection: Any) -> None:

@@ -7,7 +7,8 @@ sequential scan on the same rows, and saves with the index against the same save
 
 1. Loads ``--sessions`` sessions of ~2 KB and ``--big`` (default sessions/50) of ~100 KB,
    generated server-side (``INSERT ... SELECT generate_series``) with the index dropped,
-   then installs it and backfills with the command's own batches (rows/s).
+   then installs it and backfills with the command's own batches (rows/s, messages/s, and
+   the longest batch: how long a save may wait for a row the backfill holds).
 2. First page (50 newest) of: a rare word, a common word with a graph filter, an absent
    word, a phrase, a prefix; each through ``filter_sessions`` (the index), through today's
    window search (``ContextContainsText`` over the newest ADMIN_SEARCH_WINDOW sessions) and a
@@ -90,6 +91,10 @@ def median_ms(run: Callable[[], Any], repeat: int) -> float:
 def load(n: int, big: int) -> dict[str, float]:
     from django.db import connection
 
+    from graphflow_sessions.management.commands.graphflow_sessions_index import (
+        DEFAULT_BATCH_SIZE,
+        run_batch,
+    )
     from graphflow_sessions.search import postgres
 
     with connection.cursor() as cursor:
@@ -110,10 +115,13 @@ def load(n: int, big: int) -> dict[str, float]:
     postgres.install(connection)
     started = time.perf_counter()
     after = None
+    longest = 0.0
     while True:
-        batch = postgres.index_batch("default", after, 500, verify=False)
+        # The command's own batches, at its default size.
+        batch = run_batch("default", after, DEFAULT_BATCH_SIZE, verify=False)
         if batch.last_id is None:
             break
+        longest = max(longest, batch.seconds)
         after = batch.last_id
     backfill = time.perf_counter() - started
     with connection.cursor() as cursor:
@@ -124,6 +132,8 @@ def load(n: int, big: int) -> dict[str, float]:
         "generate_s": generated,
         "backfill_s": backfill,
         "backfill_rows_per_s": (n + big) / backfill,
+        "backfill_messages_per_s": (n * 6 + big * 300) / backfill,
+        "longest_batch_s": longest,
     }
 
 

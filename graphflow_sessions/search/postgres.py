@@ -39,6 +39,7 @@ from ..storage.flavour import Flavour, flavour_of
 from .terms import SearchQuery, TermKind
 
 __all__ = [
+    "BATCH_BYTES",
     "CJK_CHARACTERS",
     "MAX_INDEXED_CHARACTERS",
     "TAIL_WINDOW",
@@ -89,11 +90,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN t ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
     THEN t::uuid END
 $$""",
+    # ASCII text (as many bytes as characters in UTF-8) is its own NFKD form without
+    # combining marks: only lowered, which skips a third of the cost of indexing a message.
     rf"""
 CREATE OR REPLACE FUNCTION gfs_search_fold(t text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT lower(regexp_replace(normalize(left(t, {MAX_INDEXED_CHARACTERS}), NFKD),
-                              '[{_COMBINING}]', '', 'g'))
+  SELECT CASE WHEN octet_length(t) = length(t) THEN lower(left(t, {MAX_INDEXED_CHARACTERS}))
+    ELSE lower(regexp_replace(normalize(left(t, {MAX_INDEXED_CHARACTERS}), NFKD),
+                              '[{_COMBINING}]', '', 'g')) END
 $$""",
     # What is tokenized for stored text: the folded text, then the bigrams of its CJK runs
     # (looked for only in text that has such characters: the search costs more than the
@@ -658,13 +662,22 @@ class Batch:
     seconds: float
 
 
-def index_batch(using: str, after: str | None, size: int, *, verify: bool) -> Batch:
-    """Index (``verify``: check and repair) the next ``size`` sessions after id ``after``, in
-    one short transaction that also records how far the backfill got (unless verifying)."""
+#: A batch of the index command reads at most this many bytes of stored context (besides
+#: its first row): about a quarter of a second of tokenizing on a small server.
+BATCH_BYTES = 256 * 1024
+
+
+def index_batch(
+    using: str, after: str | None, size: int, *, verify: bool, max_bytes: int = BATCH_BYTES
+) -> Batch:
+    """Index (``verify``: check and repair) the next sessions after id ``after``, at most
+    ``size`` of them and about ``max_bytes`` of stored context, in one short transaction that
+    also records how far the backfill got (unless verifying)."""
     connection = connections[using]
     started = time.perf_counter()
     statement = sql.search_backfill_batch(connection, after=after is not None, verify=verify)
-    params: list[Any] = [after, size] if after is not None else [size]
+    params: list[Any] = [after] if after is not None else []
+    params += [size, max_bytes]
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(statement, params)
         scanned, last_id, locked, indexed = cursor.fetchone()

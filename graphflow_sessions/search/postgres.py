@@ -10,13 +10,14 @@ Tables (all prefixed ``gfs_search_``):
   message's fingerprint (md5 of its JSON) and the tsvector of its content.
 - ``gfs_search_progress``: how far the index command has got (``index_complete``).
 
-On every insert or update of a session, ``gfs_search_apply`` compares the new history with
-the fingerprints of the indexed one: the last indexed message is looked for among the last
-``TAIL_WINDOW`` new ones, which tells how many messages were appended and how many trimmed
-from the head (checked against the first message), so a save tokenizes only new messages.
-Anything else (a clear, a rewrite) rebuilds the session's message rows. A rewrite in the
-middle that keeps the first and last messages is not seen; ``graphflow_sessions_index
---verify`` repairs it.
+On every insert (after it) or update (before it is stored, while the new context is still
+in memory: see ``sql.search_triggers``) of a session, ``gfs_search_apply`` compares the new
+history with the fingerprints of the indexed one: the last indexed message is looked for
+among the last ``TAIL_WINDOW`` new ones, which tells how many messages were appended and
+how many trimmed from the head (checked against the first message), so a save tokenizes only
+new messages. Anything else (a clear, a rewrite) rebuilds the session's message rows. A
+rewrite in the middle that keeps the first and last messages is not seen;
+``graphflow_sessions_index --verify`` repairs it.
 
 Text is folded as ``terms.fold`` does (NFKD, combining marks removed, lower case) and split
 by PostgreSQL's ``simple`` parser; runs of CJK characters also get their bigrams, so any

@@ -7,7 +7,8 @@ sequential scan on the same rows, and saves with the index against the same save
 
 1. Loads ``--sessions`` sessions of ~2 KB and ``--big`` (default sessions/50) of ~100 KB,
    generated server-side (``INSERT ... SELECT generate_series``) with the index dropped,
-   then installs it and backfills with the command's own batches (rows/s).
+   then installs it and backfills with the command's own batches (rows/s, messages/s, and
+   the longest batch: how long a save may wait for a row the backfill holds).
 2. First page (50 newest) of: a rare word, a common word with a graph filter, an absent
    word, a phrase, a prefix; each through ``filter_sessions`` (the index), through today's
    window search (``ContextContainsText`` over the newest ADMIN_SEARCH_WINDOW sessions) and a
@@ -15,8 +16,11 @@ sequential scan on the same rows, and saves with the index against the same save
    wall-clock from Python (so an upper bound on server time).
 3. Saves: appending one message to a 1 MB, 100 KB and 1 KB session through the storage, and
    a graph-flow 0.6 full-context upsert of the same, each timed on two sessions of the same
-   size taking turns: one with the triggers, one under ``session_replication_role = replica``
-   (PostgreSQL skips ordinary triggers there): the same statement, the index's cost only.
+   size taking turns: one with the triggers, one on a second connection that stays under
+   ``session_replication_role = replica`` (PostgreSQL skips ordinary triggers there): the
+   same statement, the index's cost only. Each writer keeps its role for the whole run:
+   changing it empties the connection's plan cache, so switching before every save would
+   charge the trigger's statements a fresh plan each time, a cost no real writer pays.
 4. The index's size against the table's.
 
 The database in DATABASE_URL is migrated and written to; its sessions table is emptied at the
@@ -87,6 +91,10 @@ def median_ms(run: Callable[[], Any], repeat: int) -> float:
 def load(n: int, big: int) -> dict[str, float]:
     from django.db import connection
 
+    from graphflow_sessions.management.commands.graphflow_sessions_index import (
+        DEFAULT_BATCH_SIZE,
+        run_batch,
+    )
     from graphflow_sessions.search import postgres
 
     with connection.cursor() as cursor:
@@ -107,10 +115,13 @@ def load(n: int, big: int) -> dict[str, float]:
     postgres.install(connection)
     started = time.perf_counter()
     after = None
+    longest = 0.0
     while True:
-        batch = postgres.index_batch("default", after, 500, verify=False)
+        # The command's own batches, at its default size.
+        batch = run_batch("default", after, DEFAULT_BATCH_SIZE, verify=False)
         if batch.last_id is None:
             break
+        longest = max(longest, batch.seconds)
         after = batch.last_id
     backfill = time.perf_counter() - started
     with connection.cursor() as cursor:
@@ -121,6 +132,8 @@ def load(n: int, big: int) -> dict[str, float]:
         "generate_s": generated,
         "backfill_s": backfill,
         "backfill_rows_per_s": (n + big) / backfill,
+        "backfill_messages_per_s": (n * 6 + big * 300) / backfill,
+        "longest_batch_s": longest,
     }
 
 
@@ -199,15 +212,19 @@ def saves(iterations: int) -> list[dict[str, Any]]:
     from graphflow_sessions.models import Session
     from graphflow_sessions.storage import DatabaseSessionStorage
 
-    storage = DatabaseSessionStorage()
+    storages = {mode: DatabaseSessionStorage(alias) for mode, alias in WRITERS.items()}
     settings = connection.settings_dict
-    rust = psycopg.connect(
-        dbname=settings["NAME"],
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        autocommit=True,
-    )
+    rusts = {
+        mode: psycopg.connect(
+            dbname=settings["NAME"],
+            host=settings["HOST"],
+            port=settings["PORT"] or 5432,
+            user=settings["USER"],
+            autocommit=True,
+        )
+        for mode in WRITERS
+    }
+    rusts["without index"].execute("SET session_replication_role = replica")
     save_06 = (
         "INSERT INTO sessions (id, graph_id, current_task_id, status_message, context, "
         "version, updated_at) VALUES (%s, %s, %s, %s, %s, %s + 1, NOW()) "
@@ -230,12 +247,12 @@ def saves(iterations: int) -> list[dict[str, Any]]:
             for mode in ("with index", "without index")
         }
         for session in sessions.values():
-            storage.save(session)
+            storages["with index"].save(session)  # both indexed once: the same start
         rust_docs = {mode: json.loads(json.dumps(template)) for mode in sessions}
         rust_ids = {mode: str(uuid.uuid4()) for mode in sessions}
         rust_versions = dict.fromkeys(sessions, 0)
         for mode in sessions:
-            rust.execute(
+            rusts["with index"].execute(
                 save_06, [rust_ids[mode], "bench", "t", None, Jsonb(rust_docs[mode]), 0, 0]
             )
             rust_versions[mode] = 1
@@ -243,15 +260,12 @@ def saves(iterations: int) -> list[dict[str, Any]]:
         for n in range(iterations):
             order = list(sessions) if n % 2 == 0 else list(reversed(list(sessions)))
             for mode in order:
-                role = "origin" if mode == "with index" else "replica"
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SET session_replication_role = {role}")
                 session = sessions[mode]
                 session.context.add_message("User", f"appended message {n} about the claim")
                 started = time.perf_counter()
-                storage.save(session)
+                storages[mode].save(session)
                 timings.setdefault(("storage", mode), []).append(time.perf_counter() - started)
-                rust.execute(f"SET session_replication_role = {role}")
+                rust = rusts[mode]
                 doc = rust_docs[mode]
                 doc["chat_history"]["messages"].append(
                     {
@@ -277,8 +291,6 @@ def saves(iterations: int) -> list[dict[str, Any]]:
                     time.perf_counter() - started
                 )
                 rust_versions[mode] += 1
-        with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = origin")
         for writer in ("storage", "rust 0.6 upsert"):
             on = statistics.median(timings[(writer, "with index")]) * 1000
             off = statistics.median(timings[(writer, "without index")]) * 1000
@@ -291,7 +303,8 @@ def saves(iterations: int) -> list[dict[str, Any]]:
                     "ratio": on / off,
                 }
             )
-    rust.close()
+    for rust in rusts.values():
+        rust.close()
     return rows
 
 
@@ -306,6 +319,11 @@ def sizes() -> dict[str, int]:
         )
         table, index = cursor.fetchone()
     return {"table_bytes": int(table), "index_bytes": int(index)}
+
+
+#: The database aliases the saves go through: the second is the same database with the
+#: triggers skipped for its whole connection (added to the settings in ``main``).
+WRITERS = {"with index": "default", "without index": "bench_without_index"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,6 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("DATABASE_URL must name a PostgreSQL database made for this", file=sys.stderr)
         return 2
+    from django.conf import settings
+
+    without = {**settings.DATABASES["default"]}
+    without["OPTIONS"] = {
+        **without.get("OPTIONS", {}),
+        "options": "-c session_replication_role=replica",
+    }
+    settings.DATABASES[WRITERS["without index"]] = without
     django.setup()
     from django.core.management import call_command
     from django.db import connection

@@ -156,7 +156,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGIN_URL = "admin:login"
 
-# The search index (opt-in) on PostgreSQL: the demo's search box covers every session.
+# The search index on PostgreSQL (the default, named here): the demo's search box covers
+# every session.
 GRAPHFLOW_SESSIONS: dict = {"SEARCH_INDEX": True}
 
 if REST_FRAMEWORK_INSTALLED:

@@ -75,6 +75,7 @@ else:
         }
     }
 
-# The search index installed (it is opt-in), so every write the suite makes goes through
-# its triggers; tests/support/search.py leaves it out where a test needs that.
+# The search index installed (the default, named here so the suite keeps it whatever the
+# default), so every write the suite makes goes through its triggers; tests/support/search.py
+# leaves it out where a test needs that.
 GRAPHFLOW_SESSIONS: dict = {"SEARCH_INDEX": True}

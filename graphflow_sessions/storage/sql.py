@@ -225,20 +225,36 @@ def table_sample(connection: Any, statement: str, percent: float) -> str:
 
 
 # The search index's triggers (search/postgres.py defines the functions they run).
-_SEARCH_TRIGGERS = ("gfs_search_change", "gfs_search_truncate")
+_SEARCH_TRIGGERS = (
+    "gfs_search_insert",
+    "gfs_search_update",
+    "gfs_search_delete",
+    "gfs_search_truncate",
+)
+# The one trigger of the first release (rows after insert and update, deletes), replaced by
+# the above: dropped wherever the triggers are installed again.
+_FORMER_SEARCH_TRIGGERS = ("gfs_search_change",)
 
 
 def search_triggers(connection: Any) -> list[str]:
     """The triggers keeping the search index current: every row written or deleted, by
     anyone (a Rust service included), and a TRUNCATE."""
     table = connection.ops.quote_name(session_model()._meta.db_table)
-    change, truncate = _SEARCH_TRIGGERS
+    insert, update, delete, truncate = _SEARCH_TRIGGERS
     # No ``UPDATE OF`` column list: PostgreSQL then refuses to change those columns' types,
-    # and a graph-flow 0.6 service converts the id column to text on connect.
+    # and a graph-flow 0.6 service converts the id column to text on connect. An update is
+    # indexed BEFORE it is stored, while the new context is in memory (after it, it would be
+    # read back from TOAST and decompressed); an insert AFTER, since an upsert's proposed
+    # row may become an update instead.
     return [
         *drop_search_triggers(connection),
-        f"CREATE TRIGGER {change} AFTER INSERT OR DELETE OR UPDATE ON {table} "
+        f"CREATE TRIGGER {insert} AFTER INSERT ON {table} "
         "FOR EACH ROW EXECUTE FUNCTION gfs_search_on_change()",
+        f"CREATE TRIGGER {update} BEFORE UPDATE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION gfs_search_on_change()",
+        f"CREATE TRIGGER {delete} AFTER DELETE ON {table} "
+        "REFERENCING OLD TABLE AS gfs_search_gone "
+        "FOR EACH STATEMENT EXECUTE FUNCTION gfs_search_on_delete()",
         f"CREATE TRIGGER {truncate} AFTER TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION gfs_search_on_truncate()",
     ]
@@ -246,18 +262,21 @@ def search_triggers(connection: Any) -> list[str]:
 
 def drop_search_triggers(connection: Any) -> list[str]:
     table = connection.ops.quote_name(session_model()._meta.db_table)
-    return [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name in _SEARCH_TRIGGERS]
+    return [
+        f"DROP TRIGGER IF EXISTS {name} ON {table}"
+        for name in (*_FORMER_SEARCH_TRIGGERS, *_SEARCH_TRIGGERS)
+    ]
 
 
 def search_triggers_installed(connection: Any) -> tuple[str, list[Any]]:
-    """One boolean: the search index's change trigger is on the table and its side table
-    exists."""
+    """One boolean: the search index's update trigger (or the first release's one trigger)
+    is on the table and its side table exists."""
     table = connection.ops.quote_name(session_model()._meta.db_table)
     return (
         "SELECT to_regclass('gfs_search_session') IS NOT NULL AND EXISTS ("
-        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = %s "
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = ANY(%s) "
         "AND tgenabled <> 'D')",
-        [table, _SEARCH_TRIGGERS[0]],
+        [table, [_SEARCH_TRIGGERS[1], *_FORMER_SEARCH_TRIGGERS]],
     )
 
 
@@ -267,27 +286,67 @@ def search_table_is_empty(connection: Any) -> tuple[str, list[Any]]:
 
 
 def search_backfill_batch(connection: Any, *, after: bool, verify: bool) -> str:
-    """One batch of the search index command (parameters: ``after`` the last id, the limit):
-    the next rows in id order, each indexed under its row lock (so no save can change it
-    meanwhile; rows a save holds right now are skipped: that save's trigger indexes them).
+    """One batch of the search index command (parameters: ``after`` the last id, the limit
+    in rows, the limit in bytes): the next rows in id order, as many as hold about that many
+    bytes of stored (compressed) context and at least one, each indexed under its row lock
+    (so no save can change it meanwhile; rows a save holds right now are skipped: that
+    save's trigger indexes them).
     With ``verify`` every row is checked against its index rows and repaired if stale.
     Returns rows scanned, the last id scanned, rows locked and rows (re)indexed."""
     quote = connection.ops.quote_name
     table = quote(session_model()._meta.db_table)
     key = quote("id")
     where = f"WHERE {key} > %s" if after else ""
-    columns = ", ".join(
-        f"s.{quote(name)}" for name in ("graph_id", "current_task_id", "status_message", "context")
+    graph, task, status, context = (
+        quote(name) for name in ("graph_id", "current_task_id", "status_message", "context")
     )
-    return (
-        f"WITH scan AS (SELECT {key} FROM {table} {where} ORDER BY {key} LIMIT %s), "
-        f"locked AS (SELECT s.{key}, {columns} FROM {table} s JOIN scan USING ({key}) "
-        "FOR UPDATE OF s SKIP LOCKED), "
-        f"indexed AS (SELECT gfs_search_index_row(locked.{key}::text, "
-        + ", ".join(f"locked.{quote(n)}" for n in ("graph_id", "current_task_id", "status_message"))
-        + f", locked.{quote('context')}, {'true' if verify else 'false'}) AS n FROM locked) "
+    # The work of a row grows with its history, and its rows stay locked until the batch
+    # commits: a byte budget keeps a batch of long sessions as short as one of small ones.
+    # pg_column_size reads the stored size, never the value.
+    scan = (
+        f"scan AS (SELECT {key} FROM (SELECT {key}, row_number() OVER w AS n, "
+        f"sum(pg_column_size({context})) OVER w AS upto FROM (SELECT {key}, {context} "
+        f"FROM {table} {where} ORDER BY {key} LIMIT %s) r WINDOW w AS (ORDER BY {key})) c "
+        "WHERE n = 1 OR upto <= %s)"
+    )
+    summary = (
         f"SELECT (SELECT count(*) FROM scan), (SELECT max({key}::text) FROM scan), "
-        "(SELECT count(*) FROM locked), (SELECT coalesce(sum(n), 0) FROM indexed)"
+        "(SELECT count(*) FROM locked), "
+    )
+    if verify:
+        columns = ", ".join(f"s.{name}" for name in (graph, task, status, context))
+        return (
+            f"WITH {scan}, "
+            f"locked AS (SELECT s.{key}, {columns} FROM {table} s JOIN scan USING ({key}) "
+            "FOR UPDATE OF s SKIP LOCKED), "
+            f"indexed AS (SELECT gfs_search_index_row(locked.{key}::text, locked.{graph}, "
+            f"locked.{task}, locked.{status}, locked.{context}, true) AS n FROM locked) "
+            f"{summary}(SELECT coalesce(sum(n), 0) FROM indexed)"
+        )
+    # A backfill indexes the batch's sessions not indexed yet all at once: one statement
+    # for their state rows, one for all their messages (per session, the functions' plans
+    # and statements would cost more than the tokenizing). Each context is read once (#>
+    # '{}' in the MATERIALIZED CTE). Message rows of a session without a state row exist
+    # only if someone wrote them by hand; they are overwritten, and --verify drops any left.
+    return (
+        f"WITH {scan}, "
+        f"locked AS MATERIALIZED (SELECT s.{key}::text AS sid, s.{graph} AS graph, "
+        f"s.{task} AS task, s.{status} AS status, s.{context} #> '{{}}' AS ctx "
+        f"FROM {table} s JOIN scan USING ({key}) FOR UPDATE OF s SKIP LOCKED), "
+        "todo AS MATERIALIZED (SELECT l.sid, l.graph, l.task, l.status, l.ctx -> 'data' AS data, "
+        "gfs_search_history(l.ctx) AS msgs FROM locked l WHERE NOT EXISTS ("
+        "SELECT 1 FROM gfs_search_session g WHERE g.session_id = l.sid)), "
+        "states AS (INSERT INTO gfs_search_session (session_id, head, message_count, fields, "
+        "doc) SELECT sid, 0, jsonb_array_length(msgs), "
+        "md5(jsonb_build_array(graph, task, status, data)::text)::uuid, "
+        "gfs_search_fields_doc(graph, task, status, data) FROM todo), "
+        "messages AS (INSERT INTO gfs_search_message (session_id, seq, fingerprint, doc) "
+        "SELECT t.sid, x.p - 1, md5(x.m::text)::uuid, "
+        "coalesce(to_tsvector('simple', gfs_search_text(x.m ->> 'content')), '') "
+        "FROM todo t, jsonb_array_elements(t.msgs) WITH ORDINALITY AS x(m, p) "
+        "ON CONFLICT (session_id, seq) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+        "doc = EXCLUDED.doc) "
+        f"{summary}(SELECT count(*) FROM todo)"
     )
 
 

@@ -99,6 +99,37 @@ def test_sessions_saved_while_the_index_is_incomplete_are_indexed_by_the_trigger
     assert "indexed 6" in run()
 
 
+def test_a_batch_stops_at_its_byte_budget_but_always_takes_one_session(
+    filled_before_the_index: list[Session],
+) -> None:
+    first = postgres.index_batch("default", None, 100, verify=False, max_bytes=1)
+    assert (first.scanned, first.indexed) == (1, 1)
+    rest = postgres.index_batch("default", first.last_id, 100, verify=False)
+    assert (rest.scanned, rest.indexed) == (6, 6)
+    assert found("common") == {s.pk for s in filled_before_the_index}
+
+
+def test_the_backfill_indexes_each_message_of_a_long_history_in_order(
+    filled_before_the_index: list[Session],
+) -> None:
+    session = filled_before_the_index[0]
+    before = session.context.chat_history_len()  # the last of them says backfilled0
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        for n in range(30):
+            session.context.add_message("User", f"line{n}", BASE_TIME)
+        session.save()
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    run()
+    query = parse_query("line0 line29 backfilled0")
+    assert postgres.message_positions("default", session.pk, query) == [
+        before - 1,
+        before,
+        before + 29,
+    ]
+    assert "repaired 0" in run("--verify")  # the same rows the triggers would have written
+
+
 def test_verify_repairs_stale_rows_and_drops_those_of_deleted_sessions() -> None:
     kept = make_session()
     gone = make_session()

@@ -306,3 +306,59 @@ def test_a_context_of_another_shape_never_fails_the_write(stored: str) -> None:
         )
     assert found("oddgraph") == {session_id}
     assert all(doc == "" for _, doc in message_rows(session_id))
+
+
+def test_an_update_that_fails_after_the_trigger_leaves_the_index_as_it_was() -> None:
+    from django.db import IntegrityError, transaction
+
+    session = make_session(context=said("kept words"))
+    context = said("kept words", "ghostly addition")
+    # The trigger indexes an update before it is stored; the NOT NULL check after it fails,
+    # and the statement's index writes go with it.
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sessions SET context = %s::jsonb, graph_id = NULL WHERE id = %s",
+            [context.to_json(), session.pk],
+        )
+    assert found("ghostly") == set()
+    assert found("kept") == {session.pk}
+    assert [p for p, _ in message_rows(session.pk)] == [0]
+
+
+def test_an_update_of_other_columns_keeps_the_index_of_the_stored_context() -> None:
+    session = make_session(context=said("stored history"), status="before")
+    with connection.cursor() as cursor:
+        # NEW.context is the stored (toasted) value here, not one the writer sent.
+        cursor.execute(
+            "UPDATE sessions SET status_message = 'after', version = version + 1 WHERE id = %s",
+            [session.pk],
+        )
+    assert found("stored after") == {session.pk}
+    assert found("before") == set()
+    assert [p for p, _ in message_rows(session.pk)] == [0]
+
+
+def test_a_statement_deleting_many_sessions_drops_each_ones_index_rows() -> None:
+    doomed = [make_session(graph_id="doomed", context=said(f"bulk{n} gone")) for n in range(3)]
+    kept = make_session(graph_id="kept", context=said("bulk survivor"))
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM sessions WHERE graph_id = 'doomed'")
+        cursor.execute("DELETE FROM sessions WHERE graph_id = 'nothing'")  # no rows at all
+        cursor.execute(
+            "SELECT count(*) FROM gfs_search_message WHERE session_id = ANY(%s)",
+            [[str(s.pk) for s in doomed]],
+        )
+        assert cursor.fetchone()[0] == 0
+    assert found("bulk") == {kept.pk}
+
+
+def test_a_long_history_appended_to_is_indexed_as_before() -> None:
+    # Stored compressed in TOAST: the save's trigger reads the new value in memory, and the
+    # appended message lands after the stored ones.
+    session = make_session(context=chat_context(400))
+    session.context.add_message("User", "needle at the end", BASE_TIME)
+    session.save()
+    rows = message_rows(session.pk)
+    assert [p for p, _ in rows] == list(range(401))
+    assert "needle" in rows[-1][1]
+    assert postgres.message_positions("default", session.pk, parse_query("needle")) == [400]

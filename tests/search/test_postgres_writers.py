@@ -105,3 +105,22 @@ def test_the_graph_flow_06_text_id_table_is_searched_by_its_own_ids(rust: Any) -
         )
         assert found("arger helfen") == {"session_001"}
         assert postgres.message_positions("default", "session_001", parse_query("gern")) == [1]
+
+
+@pytest.mark.django_db(transaction=True, available_apps=["graphflow_sessions"])
+def test_a_connection_that_saved_before_the_ids_became_text_keeps_indexing() -> None:
+    from graphflow_sessions.storage import DatabaseSessionStorage
+    from tests.support.admin import BASE_TIME, make_session
+    from tests.support.text_table import text_ids_committed
+
+    storage = DatabaseSessionStorage()
+    session = make_session()
+    for n in range(3):  # the trigger's plans now hold the uuid type, in this connection
+        session.context.add_message("User", f"before{n}", BASE_TIME)
+        storage.save(session)
+    with text_ids_committed():  # converted by another connection, as a 0.6 service does
+        found_again = storage.get(session.id)
+        assert found_again is not None
+        found_again.context.add_message("User", "after the conversion", BASE_TIME)
+        storage.save(found_again)
+        assert found("before2 conversion") == {str(session.id)}

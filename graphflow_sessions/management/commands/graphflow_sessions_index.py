@@ -25,7 +25,7 @@ from ...search import postgres
 from ..arguments import batch_size
 from ..progress import Progress
 
-DEFAULT_BATCH_SIZE = 200
+DEFAULT_BATCH_SIZE = 1000
 
 # Rows a save held when their batch ran are tried again this many times, a moment apart.
 RETRIES = 5
@@ -69,7 +69,9 @@ class Command(BaseCommand):
             "--batch-size",
             type=batch_size,
             default=DEFAULT_BATCH_SIZE,
-            help=f"Sessions per batch, each its own transaction (default {DEFAULT_BATCH_SIZE}).",
+            help=f"Sessions per batch at most, each its own transaction (default "
+            f"{DEFAULT_BATCH_SIZE}); a batch also stops at about "
+            f"{postgres.BATCH_BYTES // 1024} KB of stored context.",
         )
         parser.add_argument(
             "--database",

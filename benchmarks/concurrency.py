@@ -50,6 +50,7 @@ from .storage import (
     SCHEMA,
     STATUS,
     TASK_ID,
+    WITHOUT_SEARCH_INDEX,
     LangGraph,
     machine_facts,
     machine_line,
@@ -430,6 +431,21 @@ def target_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def configure_django_without_search_index() -> None:
+    """The minimal Django ``connect()`` would configure, with the search index left out (as
+    the storage benchmark leaves it out: see ``WITHOUT_SEARCH_INDEX``)."""
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        INSTALLED_APPS=["graphflow_sessions"],
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        GRAPHFLOW_SESSIONS=WITHOUT_SEARCH_INDEX,
+    )
+    django.setup()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("DATABASE_URL"))
@@ -456,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute(graph_flow_create_table("sessions"))
         from graphflow_sessions.storage import DatabaseSessionStorage
 
+        configure_django_without_search_index()
         storage = DatabaseSessionStorage.connect(
             _with_schema(args.url, SCHEMA), pool_max_size=POOL_SIZE
         )

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
@@ -186,10 +186,7 @@ class DatabaseSessionStorage(SessionStorage):
             connection.close_if_health_check_failed()  # as Django's cursor() does
             connection.ensure_connection()
         except DatabaseError as exc:
-            settings = connection.settings_dict
-            raise ConnectionFailed.for_database(
-                settings, alias, exc, action=action, session_id=session_id
-            ) from safe_cause(exc, settings)
+            _raise_unavailable(exc, connection.settings_dict, alias, action, session_id)
         plan = self._plans.get(alias)
         if plan is None:
             with self._lock:
@@ -323,9 +320,9 @@ class DatabaseSessionStorage(SessionStorage):
 
     def _write(self, session: Session, expected_version: int | None, *, create: bool) -> None:
         action = "create" if create else "save"
-        jsonb = self._sends_jsonb()
-        row = checked_row(session, self._session_id(session.id, action), jsonb=jsonb)
         pool = self._driver_pool()
+        jsonb = pool is not None or self._sends_jsonb()  # the pool's path sends jsonb
+        row = checked_row(session, self._session_id(session.id, action), jsonb=jsonb)
         if pool is not None:
             stored = self._write_on_pool(pool, session, row, expected_version, create)
         else:
@@ -526,9 +523,7 @@ class DatabaseSessionStorage(SessionStorage):
             pgconn = pool.getconn()
         except executor.driver_error as exc:  # PoolTimeout is an OperationalError
             settings = connections[self.using].settings_dict
-            raise ConnectionFailed.for_database(
-                settings, self.using, exc, action=action, session_id=session_id
-            ) from safe_cause(exc, settings)
+            _raise_unavailable(exc, settings, self.using, action, session_id)
         try:
             if not pgconn.autocommit:  # Django's pool makes them so; a write must not linger
                 pgconn.autocommit = True
@@ -929,9 +924,7 @@ class DatabaseSessionStorage(SessionStorage):
             pgconn = await pool.getconn()
         except executor.driver_error as exc:  # PoolTimeout is an OperationalError
             settings = connections[self.using].settings_dict
-            raise ConnectionFailed.for_database(
-                settings, self.using, exc, action=action, session_id=session_id
-            ) from safe_cause(exc, settings)
+            _raise_unavailable(exc, settings, self.using, action, session_id)
         try:
             yield pgconn
         finally:
@@ -1289,6 +1282,16 @@ def _refused(
             settings_dict, alias, exc, action=action, session_id=session_id, lost=True
         )
     return error(f"Failed to {action} session {session_id}: {exc}", session_id=session_id)
+
+
+def _raise_unavailable(
+    exc: Exception, settings_dict: dict[str, Any], alias: str, action: str, session_id: Any
+) -> NoReturn:
+    """Raise ConnectionFailed for a connection that could not be had (naming the database,
+    never the password), from a cause that does not show it either."""
+    raise ConnectionFailed.for_database(
+        settings_dict, alias, exc, action=action, session_id=session_id
+    ) from safe_cause(exc, settings_dict)
 
 
 def _close_if_lost(connection: Any) -> None:

@@ -3,7 +3,7 @@ option (argparse's own "invalid int value" says neither which option nor what is
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 
@@ -18,3 +18,12 @@ def batch_size(text: str) -> int:
     if value < 1:
         raise CommandError(_("--batch-size must be at least 1, got %(value)d") % {"value": value})
     return value
+
+
+def add_database_argument(parser: CommandParser) -> None:
+    """``--database ALIAS``, as the commands writing to the sessions' database take it."""
+    parser.add_argument(
+        "--database",
+        metavar="ALIAS",
+        help='Database alias (default: GRAPHFLOW_SESSIONS["DATABASE"]).',
+    )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ...transfer import DEFAULT_IMPORT_BATCH_SIZE, ImportResult, LineError, import_sessions
+from ..arguments import add_database_argument
 from ..progress import Progress
 
 
@@ -33,11 +34,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Check every line; write nothing."
         )
-        parser.add_argument(
-            "--database",
-            metavar="ALIAS",
-            help='Database alias (default: GRAPHFLOW_SESSIONS["DATABASE"]).',
-        )
+        add_database_argument(parser)
         parser.add_argument(
             "--batch-size",
             type=int,

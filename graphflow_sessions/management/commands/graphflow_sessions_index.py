@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from ...routers import sessions_database
 from ...search import postgres
-from ..arguments import batch_size
+from ..arguments import add_database_argument, batch_size
 from ..progress import Progress
 
 DEFAULT_BATCH_SIZE = 1000
@@ -73,11 +73,7 @@ class Command(BaseCommand):
             f"{DEFAULT_BATCH_SIZE}); a batch also stops at about "
             f"{postgres.BATCH_BYTES // 1024} KB of stored context.",
         )
-        parser.add_argument(
-            "--database",
-            metavar="ALIAS",
-            help='Database alias (default: GRAPHFLOW_SESSIONS["DATABASE"]).',
-        )
+        add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         using = options["database"] or sessions_database()

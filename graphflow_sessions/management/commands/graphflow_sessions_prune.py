@@ -28,7 +28,7 @@ from ...retention import (
     trim_chat_histories,
 )
 from ...routers import sessions_database
-from ..arguments import batch_size
+from ..arguments import add_database_argument, batch_size
 from ..progress import Progress
 
 
@@ -64,11 +64,7 @@ class Command(BaseCommand):
             help="Instead of deleting sessions, drop the oldest messages of every history "
             "longer than its max_messages.",
         )
-        parser.add_argument(
-            "--database",
-            metavar="ALIAS",
-            help='Database alias (default: GRAPHFLOW_SESSIONS["DATABASE"]).',
-        )
+        add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         using = options["database"] or sessions_database()

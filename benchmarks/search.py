@@ -13,7 +13,10 @@ sequential scan on the same rows, and saves with the index against the same save
    word, a phrase, a prefix; each through ``filter_sessions`` (the index), through today's
    window search (``ContextContainsText`` over the newest ADMIN_SEARCH_WINDOW sessions) and a
    sequential scan (``ContextContainsText`` over every row). Medians of ``--repeat`` runs,
-   wall-clock from Python (so an upper bound on server time).
+   wall-clock from Python (so an upper bound on server time). Then the same searches as a
+   user makes them: the admin's list and the API's first page through Django's test client
+   (the whole request: the search, the page's own queries, rendering), and the session page
+   opened from a result, its transcript highlighted.
 3. Saves: appending one message to a 1 MB, 100 KB and 1 KB session through the storage, and
    a graph-flow 0.6 full-context upsert of the same, each timed on two sessions of the same
    size taking turns: one with the triggers, one on a second connection that stays under
@@ -48,6 +51,15 @@ COMMON = ["the", "claim", "car", "policy", "thanks", "please", "damage", "insura
 RARE_WORD = "zanzibarite"
 PHRASE = '"rear bumper damage"'
 PREFIX = "quokk*"
+
+#: The searches timed: (name, what is typed, graph filter or None).
+CASES = [
+    ("rare word", RARE_WORD, None),
+    ("common word + graph", "damage", "billing"),
+    ("absent word", "xylophonique", None),
+    ("phrase", PHRASE, None),
+    ("prefix", PREFIX, None),
+]
 
 GENERATE = """
 CREATE OR REPLACE FUNCTION pg_temp.bench_words(k integer) RETURNS text
@@ -147,13 +159,6 @@ def searches(repeat: int) -> list[dict[str, Any]]:
     from graphflow_sessions.search.terms import TermKind, parse_query
 
     newest = Session.objects.order_by("-updated_at", "-id")
-    cases = [
-        ("rare word", RARE_WORD, None),
-        ("common word + graph", "damage", "billing"),
-        ("absent word", "xylophonique", None),
-        ("phrase", PHRASE, None),
-        ("prefix", PREFIX, None),
-    ]
     window = app_settings.ADMIN_SEARCH_WINDOW
 
     def like_text(query: Any) -> list[str]:
@@ -161,7 +166,7 @@ def searches(repeat: int) -> list[dict[str, Any]]:
         return [t.text.rstrip("*") if t.kind is TermKind.PREFIX else t.text for t in query.terms]
 
     results = []
-    for name, text, graph in cases:
+    for name, text, graph in CASES:
         base = newest if graph is None else newest.filter(graph_id=graph)
         query = parse_query(text)
 
@@ -199,6 +204,51 @@ def searches(repeat: int) -> list[dict[str, Any]]:
                 "same_first_page": found == truth,
             }
         )
+    return results
+
+
+def pages(repeat: int) -> list[dict[str, Any]]:
+    """Each search's first page as a user gets it: the admin's list (``?q=``, the graph as
+    the list filter) and the API's (``?search=``, ``?graph=``), through Django's test client
+    as a superuser, then the session page opened from the rare word's first result."""
+    from urllib.parse import urlencode
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from .pages import measure_page
+
+    user_model = get_user_model()
+    user = user_model.objects.filter(username="bench").first() or (
+        user_model.objects.create_superuser("bench", "bench@example.com", "bench")
+    )
+    client = Client()
+    client.force_login(user)
+    admin = "/admin/graphflow_sessions/session/"
+    results = []
+    with override_settings(ROOT_URLCONF="tests.urls", DEBUG=False):
+        for name, text, graph in CASES:
+            admin_query = {"q": text, **({"graph_id": graph} if graph else {})}
+            api_query = {"search": text, **({"graph": graph} if graph else {})}
+            results.append(
+                {
+                    "case": name,
+                    "admin": measure_page(client, f"{admin}?{urlencode(admin_query)}", repeat),
+                    "api": measure_page(client, f"/api/sessions/?{urlencode(api_query)}", repeat),
+                }
+            )
+        from graphflow_sessions.models import Session
+        from graphflow_sessions.search import postgres
+        from graphflow_sessions.search.terms import parse_query
+
+        newest = Session.objects.order_by("-updated_at", "-id")
+        hit = postgres.filter_sessions(newest, parse_query(RARE_WORD)).values_list("pk", flat=True)
+        if hit:
+            page = f"{admin}{hit[0]}/change/?{urlencode({'q': RARE_WORD})}"
+            results.append(
+                {"case": "session page, highlighted", "admin": measure_page(client, page, repeat)}
+            )
     return results
 
 
@@ -373,6 +423,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['case']:22} {row['index_ms']:9.1f} {row['window_ms']:10.1f} "
             f"{row['scan_ms']:9.1f}  {row['index_rows']}/{row['window_rows']}/"
             f"{row['scan_rows']}  {row['same_first_page']}"
+        )
+    report["pages"] = [] if args.saves_only else pages(args.repeat)
+    print(f"{'page':26} {'admin ms':>9} {'SQL ms':>7} {'API ms':>7} {'SQL ms':>7}")
+    for row in report["pages"]:
+        api = row.get("api")
+        api_cells = f"{api['median_ms']:7.1f} {api['db_ms']:7.1f}" if api else ""
+        print(
+            f"{row['case']:26} {row['admin']['median_ms']:9.1f} {row['admin']['db_ms']:7.1f} "
+            f"{api_cells}"
         )
     report["saves"] = saves(args.iterations)
     print(f"{'size':8} {'writer':16} {'with ms':>8} {'without':>8} {'ratio':>6}")

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -203,6 +204,16 @@ class SessionAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         queryset.defer("context").delete()
+
+    def action_checkbox(self, obj: Session) -> SafeString:
+        # Django's own renders a form widget through the template engine for every row, a
+        # third of a 100-row page's time; this is the same element, formatted directly.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(str(_("Select this object for an action - {}")), str(obj)),
+        )
 
     @admin.display(description=_("id"), ordering="id")
     def short_id(self, obj: Session) -> SafeString:

@@ -64,6 +64,18 @@ def test_list_shows_each_column(admin_client):
     assert "message 4" in html
 
 
+def test_each_rows_checkbox_is_the_element_djangos_own_renders(admin_client):
+    from django.contrib import admin
+
+    session = make_session(graph_id="claims", context=chat_context(1))
+    html = _list(admin_client).content.decode()
+    model_admin = admin.site.get_model_admin(Session)
+    ours = model_admin.action_checkbox(session)
+    assert ours == admin.ModelAdmin.action_checkbox(model_admin, session)
+    assert f'<td class="action-checkbox">{ours}</td>' in html
+    assert f'value="{session.pk}"' in ours
+
+
 def test_list_shows_most_recently_updated_first(admin_client):
     old = make_session(updated_at=BASE_TIME)
     new = make_session(updated_at=BASE_TIME + timedelta(days=2))

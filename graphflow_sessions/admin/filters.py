@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import ExpressionWrapper, QuerySet, TextField
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -50,7 +50,10 @@ class _DistinctValueFilter(BoundedFacetsMixin, admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        return queryset.alias(_prefix=indexed_prefix(self.column)).filter(_prefix=value)
+        # Compared as plain text: the column's own type would compare the prefix's prefix,
+        # which no index holds.
+        prefix = ExpressionWrapper(indexed_prefix(self.column), output_field=TextField())
+        return queryset.alias(_prefix=prefix).filter(_prefix=value)
 
 
 class GraphFilter(_DistinctValueFilter):

@@ -123,3 +123,24 @@ def test_equality_filters_and_the_admin_choices_are_served_by_the_prefix_indexes
     choices_sql, choices_params = sql.distinct_values(connection, field, 50)
     assert index in plan(choices_sql, choices_params)
     assert distinct_values(Session.objects.all(), field) == [f"value-{n}" for n in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("field", "index"),
+    [
+        ("graph_id", "gfs_graph_prefix_updated_idx"),
+        ("current_task_id", "gfs_task_prefix_updated_idx"),
+    ],
+)
+def test_the_admin_lists_graph_and_task_filters_are_served_by_the_prefix_indexes(
+    admin_client, field: str, index: str
+) -> None:
+    for number in range(20):
+        DatabaseSessionStorage().save(session(**{field: f"value-{number % 4}"}))
+    response = admin_client.get(
+        reverse("admin:graphflow_sessions_session_changelist"), {field: "value-1"}
+    )
+    listed = response.context["cl"].queryset
+    assert listed.count() == 5
+    statement, params = listed.order_by("-updated_at")[:10].query.sql_with_params()
+    assert index in plan(statement, list(params))

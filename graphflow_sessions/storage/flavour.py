@@ -53,12 +53,13 @@ _STALE_STATES = {"42883", "22P02", "0A000"}
 
 
 def flavour_of(connection: Any, *, fresh: bool = False) -> Flavour:
-    """The flavour of the sessions table on the Django ``connection`` (which must be open).
+    """The flavour of the sessions table on the Django ``connection`` (opened if need be).
 
     ``fresh``: read the catalogue even if this connection already knows the answer.
     """
     if connection.vendor != "postgresql":
         return Flavour.UUID_IDS
+    connection.ensure_connection()  # the answer is kept per driver connection
     raw = connection.connection
     known = None if fresh else _known.get(raw)
     if known is not None:

@@ -66,3 +66,15 @@ def test_matching_messages_are_positions_in_the_current_history():
     assert matching_messages(session, "needle") == [0, 2]
     assert matching_messages(session, "hay needle") == [0, 1, 2]
     assert matching_messages(session, "") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_search_may_be_the_first_thing_a_connection_does():
+    # A management command or a new thread: Django opens its connection on first use.
+    from django.db import connection
+
+    session = make_session(context=chat_context(1, data={"w": "needle"}))
+    connection.close()
+    assert _ids(search_sessions(Session.objects.all(), str(session.pk)[:8])) == {str(session.pk)}
+    connection.close()
+    assert str(session.pk) in _ids(search_sessions(Session.objects.all(), "needle"))

@@ -171,7 +171,9 @@ def searches(repeat: int) -> list[dict[str, Any]]:
         query = parse_query(text)
 
         def indexed(base: Any = base, query: Any = query) -> list[Any]:
-            return list(postgres.filter_sessions(base, query).values_list("pk", flat=True)[:50])
+            return list(
+                postgres.filter_sessions(base, query).queryset.values_list("pk", flat=True)[:50]
+            )
 
         def windowed(base: Any = base, query: Any = query) -> list[Any]:
             ids = base.values("pk")[:window]
@@ -243,7 +245,9 @@ def pages(repeat: int) -> list[dict[str, Any]]:
         from graphflow_sessions.search.terms import parse_query
 
         newest = Session.objects.order_by("-updated_at", "-id")
-        hit = postgres.filter_sessions(newest, parse_query(RARE_WORD)).values_list("pk", flat=True)
+        hit = postgres.filter_sessions(newest, parse_query(RARE_WORD)).queryset.values_list(
+            "pk", flat=True
+        )
         if hit:
             page = f"{admin}{hit[0]}/change/?{urlencode({'q': RARE_WORD})}"
             results.append(

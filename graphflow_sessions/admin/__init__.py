@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import SEARCH_VAR
+from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -156,6 +156,16 @@ class SessionAdmin(admin.ModelAdmin):
         search = search_sessions(queryset, search_term)
         request.gfs_search = search  # type: ignore[attr-defined]
         return search.queryset, False
+
+    def get_paginator(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        paginator = super().get_paginator(request, *args, **kwargs)
+        search: SessionSearch | None = getattr(request, "gfs_search", None)
+        if isinstance(paginator, BoundedCountPaginator) and search and search.walks_list:
+            try:
+                paginator.walked_to_page = int(request.GET.get(PAGE_VAR, 1))
+            except ValueError:
+                paginator.walked_to_page = 1  # as the list itself reads a bad page number
+        return paginator
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         # A POST is an action (delete...) on the selected rows: not a search to cut short.

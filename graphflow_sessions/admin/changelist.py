@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from ..models import Session
 from ..routers import list_database
+from ..search.sessions import SessionSearch
 
 
 class SessionChangeList(ChangeList):
@@ -24,7 +25,11 @@ class SessionChangeList(ChangeList):
                 raise IncorrectLookupParameters("a filter value contains a NUL character")
         # The admin list is a list-style read: the replica when one is configured.
         self.root_queryset = self.root_queryset.using(list_database()).defer("context")
-        return super().get_queryset(request, exclude_parameters)
+        queryset = super().get_queryset(request, exclude_parameters)
+        #: How the search (``SessionAdmin.get_search_results``) answered, for the pieces of
+        #: the page that read more than its rows (the date drill-down).
+        self.search: SessionSearch | None = getattr(request, "gfs_search", None)
+        return queryset
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)

@@ -5,6 +5,12 @@ full scan on every page view. Instead: an unfiltered list on PostgreSQL uses the
 row estimate (``pg_class.reltuples``, kept fresh by autovacuum) once the table is larger than
 ``ADMIN_COUNT_LIMIT``; anything else is counted, but only up to that limit
 (``SELECT COUNT(*) FROM (... LIMIT n)``), so a count costs at most ``n`` index entries.
+
+A search that walks the list checking each session (a common word, ``walks_list``) is
+counted differently: a count has no order to walk, and PostgreSQL may check every session
+of the list to answer it. Such a list is counted by reading, in the list's own order (as the
+page itself is read), the ids up to the end of the next page: enough to link the pages so
+far and the next one, and a lower bound beyond.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class BoundedCountPaginator(Paginator):
 
     count_is_estimate = False
     count_is_lower_bound = False
+    #: Set to the page shown for a list that is walked in its order (see above).
+    walked_to_page: int | None = None
 
     @cached_property
     def count(self) -> int:
@@ -46,6 +54,11 @@ class BoundedCountPaginator(Paginator):
         if not isinstance(queryset, QuerySet):
             return super().count
         limit = int(app_settings.ADMIN_COUNT_LIMIT)
+        if self.walked_to_page is not None:
+            limit = min(limit, (max(self.walked_to_page, 1) + 1) * self.per_page)
+            count = len(queryset.values_list("pk", flat=True)[: limit + 1])
+            self.count_is_lower_bound = count > limit
+            return count
         if not queryset.query.has_filters():
             estimate = estimated_row_count(queryset)
             if estimate is not None and estimate > limit:

@@ -50,6 +50,7 @@ __all__ = [
     "unindexed_count",
     "COMMON_SHARE",
     "CompiledTerm",
+    "IndexMatches",
     "TermMatches",
     "compile_terms",
     "filter_sessions",
@@ -599,15 +600,26 @@ class TermMatches(Func):
     def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
         pk_sql, pk_params = compiler.compile(self.source_expressions[0])
         key = "gfs_search_uuid({}.session_id)" if self.uuid_ids else "{}.session_id"
+        # OFFSET 0 keeps each EXISTS a check of this session: without it PostgreSQL may
+        # answer one by hashing every matching row of the side table first (all of them
+        # for a common word), expecting to be asked for most of the list.
         sql = (
             f"(EXISTS (SELECT 1 FROM gfs_search_message m WHERE {key.format('m')} = {pk_sql} "
-            "AND m.doc @@ %s::tsquery) OR EXISTS (SELECT 1 FROM gfs_search_session g "
-            f"WHERE {key.format('g')} = {pk_sql} AND g.doc @@ %s::tsquery))"
+            "AND m.doc @@ %s::tsquery OFFSET 0) OR EXISTS (SELECT 1 FROM gfs_search_session g "
+            f"WHERE {key.format('g')} = {pk_sql} AND g.doc @@ %s::tsquery OFFSET 0))"
         )
         return sql, [*pk_params, self.tsquery, *pk_params, self.tsquery]
 
 
-def filter_sessions(queryset: QuerySet[Any], query: SearchQuery) -> QuerySet[Any]:
+@dataclass(frozen=True)
+class IndexMatches:
+    queryset: QuerySet[Any]
+    #: True when the matches are a set read from the GIN indexes first (the rarest term is
+    #: rare); False when the list is walked in its own order and each session checked.
+    from_index: bool
+
+
+def filter_sessions(queryset: QuerySet[Any], query: SearchQuery) -> IndexMatches:
     """``queryset`` restricted to the sessions where every term of ``query`` matches: in one
     message (a phrase's words in order within that message) or in the session's graph, task,
     status or data. Filters and ordering are the queryset's own. A query whose terms hold
@@ -618,21 +630,22 @@ def filter_sessions(queryset: QuerySet[Any], query: SearchQuery) -> QuerySet[Any
     its own order: a common word's first page is then as quick as a rare one's.
     """
     if not query:
-        return queryset
+        return IndexMatches(queryset, from_index=False)
     connection = connections[queryset.db]
     compiled = compile_terms(connection, query)
     if not compiled:
-        return queryset.none()
+        return IndexMatches(queryset.none(), from_index=True)
     # The id type is read afresh: the queryset runs later, out of reach of the storage's
     # retry, and a graph-flow 0.6 service may have converted the column meanwhile.
     uuid_ids = flavour_of(connection, fresh=True) is Flavour.UUID_IDS
     rarest = min(compiled, key=lambda term: term.share)
+    from_index = rarest.share < COMMON_SHARE
     for term in compiled:
-        if term is rarest and term.share < COMMON_SHARE:
+        if term is rarest and from_index:
             queryset = queryset.filter(pk__in=_matching_ids(uuid_ids, term.tsquery))
         else:
             queryset = queryset.filter(TermMatches(term.tsquery, uuid_ids=uuid_ids))
-    return queryset
+    return IndexMatches(queryset, from_index=from_index)
 
 
 def message_positions(using: str, session_id: Any, query: SearchQuery) -> list[int]:

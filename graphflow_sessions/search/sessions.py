@@ -47,6 +47,11 @@ class SearchScope(Enum):
 class SessionSearch:
     queryset: QuerySet[Any]
     scope: SearchScope
+    #: True when the list is walked in its own order and each session checked (a common
+    #: word): its first rows are quick to read, while a count or a minimum would check
+    #: every session of the list. False when nothing is searched or the matches are a set
+    #: found first (by id, through the index's rare term, among the window's sessions).
+    walks_list: bool
     #: How many sessions the window search read at most (``SearchScope.NEWEST`` only).
     window: int | None = None
 
@@ -82,23 +87,24 @@ def search_sessions(queryset: QuerySet[Any], text: str) -> SessionSearch:
     """The sessions of ``queryset`` that ``text`` finds, and how completely it looked."""
     stripped = text.strip()
     if not stripped:
-        return SessionSearch(queryset, SearchScope.ALL)
+        return SessionSearch(queryset, SearchScope.ALL, walks_list=False)
     by_id = sessions_by_id(queryset, stripped)
     if by_id is not None:
-        return SessionSearch(by_id, SearchScope.ALL)
+        return SessionSearch(by_id, SearchScope.ALL, walks_list=False)
     query = parse_query(stripped)
     if not query:
-        return SessionSearch(queryset, SearchScope.ALL)
+        return SessionSearch(queryset, SearchScope.ALL, walks_list=False)
     state = postgres.progress(queryset.db)  # None where the index is not installed
     if state is not None:
         _, complete = state
         scope = SearchScope.ALL if complete else SearchScope.INDEXED
-        return SessionSearch(postgres.filter_sessions(queryset, query), scope)
+        matches = postgres.filter_sessions(queryset, query)
+        return SessionSearch(matches.queryset, scope, walks_list=not matches.from_index)
     window = app_settings.ADMIN_SEARCH_WINDOW
     found = window_search(queryset, query, window)
     if window is None:
-        return SessionSearch(found, SearchScope.ALL)
-    return SessionSearch(found, SearchScope.NEWEST, window=int(window))
+        return SessionSearch(found, SearchScope.ALL, walks_list=True)
+    return SessionSearch(found, SearchScope.NEWEST, walks_list=False, window=int(window))
 
 
 def matching_messages(session: Session, text: str | SearchQuery) -> list[int]:

@@ -35,11 +35,14 @@ def _months(first: datetime.date, last: datetime.date) -> list[datetime.date]:
 
 def _range(cl: Any, field_name: str) -> tuple[datetime.date, datetime.date] | None:
     column: Any = models.F(field_name)
-    if cl.query:
-        # A search result is a few rows found another way (ids, the text index). Min/max
-        # of the bare column would let PostgreSQL walk the date index from one end until it
-        # meets one of them (most of the index); wrapped, the column is aggregated over the
-        # found rows instead.
+    search = getattr(cl, "search", None)
+    if cl.query and not (search is not None and search.walks_list):
+        # Most searches find a few rows another way (ids, the text index's rare word). Min/
+        # max of the bare column would let PostgreSQL walk the date index from one end until
+        # it meets one of them (most of the index); wrapped, the column is aggregated over
+        # the found rows instead. A search that walks the list (a common word) is the
+        # opposite: the bare column's walk from either end meets a match at once, while the
+        # aggregate would check every session.
         column = Coalesce(field_name, field_name)
     bounds = cl.queryset.aggregate(first=models.Min(column), last=models.Max(column))
     first, last = bounds["first"], bounds["last"]

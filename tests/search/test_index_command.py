@@ -26,7 +26,7 @@ def run(*args: str) -> str:
 
 
 def found(text: str) -> set[Any]:
-    matches = postgres.filter_sessions(Session.objects.all(), parse_query(text))
+    matches = postgres.filter_sessions(Session.objects.all(), parse_query(text)).queryset
     return set(matches.values_list("pk", flat=True))
 
 

@@ -35,7 +35,9 @@ def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 def found(text: str, queryset: Any = None) -> set[Any]:
     queryset = Session.objects.all() if queryset is None else queryset
-    return set(postgres.filter_sessions(queryset, parse_query(text)).values_list("pk", flat=True))
+    return set(
+        postgres.filter_sessions(queryset, parse_query(text)).queryset.values_list("pk", flat=True)
+    )
 
 
 def said(*contents: str, max_messages: int | None = None, **data: Any) -> Context:
@@ -137,7 +139,7 @@ def test_the_queryset_keeps_its_filters_and_order() -> None:
     )
     make_session(graph_id="b", context=said("refund"))
     queryset = Session.objects.filter(graph_id="a").order_by("-updated_at")
-    result = postgres.filter_sessions(queryset, parse_query("refund"))
+    result = postgres.filter_sessions(queryset, parse_query("refund")).queryset
     assert list(result.values_list("pk", flat=True)) == [newer.pk, older.pk]
 
 

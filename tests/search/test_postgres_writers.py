@@ -51,7 +51,7 @@ def rust() -> Iterator[psycopg.RawCursor[Any]]:
 
 
 def found(text: str) -> set[str]:
-    matches = postgres.filter_sessions(Session.objects.all(), parse_query(text))
+    matches = postgres.filter_sessions(Session.objects.all(), parse_query(text)).queryset
     return {str(pk) for pk in matches.values_list("pk", flat=True)}
 
 

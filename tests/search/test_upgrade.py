@@ -49,7 +49,7 @@ def triggers() -> set[str]:
 
 
 def found(text: str) -> set[Any]:
-    matches = postgres.filter_sessions(Session.objects.all(), parse_query(text))
+    matches = postgres.filter_sessions(Session.objects.all(), parse_query(text)).queryset
     return set(matches.values_list("pk", flat=True))
 
 

@@ -789,7 +789,11 @@ class DatabaseSessionStorage(SessionStorage):
         async with self._driver_connection("save", None) as pgconn:
             jsonb = utf8_driver_connection(pgconn)  # \u escapes beyond ASCII need UTF8
             ids = [await self._aresolve(pgconn, session.id) for session in sessions]
-            rows = [checked_row(s, sid, jsonb=jsonb) for s, sid in zip(sessions, ids, strict=True)]
+            rows = []
+            for index, (session, sid) in enumerate(zip(sessions, ids, strict=True)):
+                if index and index % _SESSIONS_PER_STEP == 0:
+                    await asyncio.sleep(0)  # let the loop run other tasks between steps
+                rows.append(checked_row(session, sid, jsonb=jsonb))
             check_distinct(ids)
             param = self._executor(plan).jsonb(_batch_document(rows, expected))
             try:
@@ -1223,9 +1227,9 @@ def _id_statements(
         yield build(len(part)), [plan.id_param(sid, connection) for sid in part]
 
 
-#: Sessions an async batch read builds in one step of the event loop: each costs tens of
-#: microseconds (its context read, a model instance), so a batch of hundreds in one step would
-#: hold the loop for milliseconds.
+#: Sessions an async batch builds (read) or checks and encodes (write) in one step of the
+#: event loop: each costs tens of microseconds, so a batch of hundreds in one step would hold
+#: the loop for milliseconds (100 writes: ~10 ms).
 _SESSIONS_PER_STEP = 25
 
 #: Ids per statement where they travel one parameter each (under SQLite's old limit of 999).

@@ -32,6 +32,7 @@ from .pages import (
     prepare_table,
     require_postgres_url,
     result_cells,
+    superuser_client,
 )
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -84,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     require_postgres_url()
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
     from django.test.utils import override_settings
 
     from graphflow_sessions.models import Session
@@ -105,12 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         (stored_context,) = cursor.fetchone()
     some = Session.objects.order_by("pk").values_list("pk", flat=True)[rows // 2]
-    user_model = get_user_model()
-    user = user_model.objects.filter(username="bench").first() or (
-        user_model.objects.create_superuser("bench", "bench@example.com", "bench")
-    )
-    client = Client()
-    client.force_login(user)
+    client = superuser_client()
 
     ours = "/admin/graphflow_sessions/session/"
     naive = "/naive/graphflow_sessions/session/"

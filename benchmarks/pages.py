@@ -87,6 +87,20 @@ def prepare_table(
 LONG_GRAPH, LONG_TASK = "claims", "ask"
 
 
+def superuser_client() -> Any:
+    """Django's test client, logged in as the benchmarks' superuser (made on first use)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user_model = get_user_model()
+    user = user_model.objects.filter(username="bench").first() or (
+        user_model.objects.create_superuser("bench", "bench@example.com", "bench")
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 def measure_page(
     client: Any, url: str, repeat: int, *, counted: Callable[[str], bool] = lambda sql: True
 ) -> dict[str, Any]:

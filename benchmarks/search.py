@@ -215,18 +215,11 @@ def pages(repeat: int) -> list[dict[str, Any]]:
     as a superuser, then the session page opened from the rare word's first result."""
     from urllib.parse import urlencode
 
-    from django.contrib.auth import get_user_model
-    from django.test import Client
     from django.test.utils import override_settings
 
-    from .pages import measure_page
+    from .pages import measure_page, superuser_client
 
-    user_model = get_user_model()
-    user = user_model.objects.filter(username="bench").first() or (
-        user_model.objects.create_superuser("bench", "bench@example.com", "bench")
-    )
-    client = Client()
-    client.force_login(user)
+    client = superuser_client()
     admin = "/admin/graphflow_sessions/session/"
     results = []
     with override_settings(ROOT_URLCONF="tests.urls", DEBUG=False):

@@ -63,10 +63,8 @@ def main() -> None:
         raise SystemExit("set DATABASE_URL to a PostgreSQL database made for this benchmark")
     django.setup()
     from django.conf import settings
-    from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
     from django.test.utils import override_settings, setup_test_environment
 
     from graphflow_sessions.exceptions import SearchTimedOut
@@ -74,17 +72,15 @@ def main() -> None:
     from graphflow_sessions.search.limits import bounded
     from tests.support.admin import chat_context, make_session
 
+    from .pages import superuser_client
+
     setup_test_environment()
     settings.ALLOWED_HOSTS = ["testserver"]
     call_command("migrate", verbosity=0)
     Session.objects.all().delete()
     for index in range(5):
         make_session(context=chat_context(index + 1))
-    user = User.objects.filter(username="bench").first() or User.objects.create_superuser(
-        "bench", "bench@example.com", "x"
-    )
-    client = Client()
-    client.force_login(user)
+    client = superuser_client()
 
     print(
         "| numbers in data | admin search, median | peak backend memory "

@@ -217,6 +217,10 @@ def pages(repeat: int) -> list[dict[str, Any]]:
 
     from django.test.utils import override_settings
 
+    from graphflow_sessions.models import Session
+    from graphflow_sessions.search import postgres
+    from graphflow_sessions.search.terms import parse_query
+
     from .pages import measure_page, superuser_client
 
     client = superuser_client()
@@ -233,16 +237,11 @@ def pages(repeat: int) -> list[dict[str, Any]]:
                     "api": measure_page(client, f"/api/sessions/?{urlencode(api_query)}", repeat),
                 }
             )
-        from graphflow_sessions.models import Session
-        from graphflow_sessions.search import postgres
-        from graphflow_sessions.search.terms import parse_query
-
         newest = Session.objects.order_by("-updated_at", "-id")
-        hit = postgres.filter_sessions(newest, parse_query(RARE_WORD)).queryset.values_list(
-            "pk", flat=True
-        )
-        if hit:
-            page = f"{admin}{hit[0]}/change/?{urlencode({'q': RARE_WORD})}"
+        matches = postgres.filter_sessions(newest, parse_query(RARE_WORD)).queryset
+        hit = matches.values_list("pk", flat=True).first()
+        if hit is not None:
+            page = f"{admin}{hit}/change/?{urlencode({'q': RARE_WORD})}"
             results.append(
                 {"case": "session page, highlighted", "admin": measure_page(client, page, repeat)}
             )

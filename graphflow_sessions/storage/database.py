@@ -16,11 +16,11 @@ import re
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
@@ -789,11 +789,10 @@ class DatabaseSessionStorage(SessionStorage):
         async with self._driver_connection("save", None) as pgconn:
             jsonb = utf8_driver_connection(pgconn)  # \u escapes beyond ASCII need UTF8
             ids = [await self._aresolve(pgconn, session.id) for session in sessions]
-            rows = []
-            for index, (session, sid) in enumerate(zip(sessions, ids, strict=True)):
-                if index and index % _SESSIONS_PER_STEP == 0:
-                    await asyncio.sleep(0)  # let the loop run other tasks between steps
-                rows.append(checked_row(session, sid, jsonb=jsonb))
+            rows = [
+                checked_row(session, sid, jsonb=jsonb)
+                async for session, sid in _in_steps(zip(sessions, ids, strict=True))
+            ]
             check_distinct(ids)
             param = self._executor(plan).jsonb(_batch_document(rows, expected))
             try:
@@ -830,9 +829,7 @@ class DatabaseSessionStorage(SessionStorage):
             await self._executor(plan).afree_result(pgconn)
             view = _DriverConnection(pgconn)
         found = {}
-        for index, row in enumerate(rows):
-            if index and index % _SESSIONS_PER_STEP == 0:
-                await asyncio.sleep(0)  # let the loop run other tasks between steps
+        async for row in _in_steps(rows):
             session = _session_from_row(plan, self.using, row, view)
             found[id_text(session.pk)] = session
         return [found.get(id_text(sid)) for sid in ids]
@@ -1231,6 +1228,17 @@ def _id_statements(
 #: event loop: each costs tens of microseconds, so a batch of hundreds in one step would hold
 #: the loop for milliseconds (100 writes: ~10 ms).
 _SESSIONS_PER_STEP = 25
+
+_Item = TypeVar("_Item")
+
+
+async def _in_steps(items: Iterable[_Item]) -> AsyncIterator[_Item]:
+    """``items``, letting the event loop run other tasks every ``_SESSIONS_PER_STEP``."""
+    for index, item in enumerate(items):
+        if index and index % _SESSIONS_PER_STEP == 0:
+            await asyncio.sleep(0)
+        yield item
+
 
 #: Ids per statement where they travel one parameter each (under SQLite's old limit of 999).
 _CHUNK = 500

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test.utils import override_settings
 
 from graphflow_sessions.models import Session
@@ -71,8 +72,6 @@ def test_matching_messages_are_positions_in_the_current_history():
 @pytest.mark.django_db(transaction=True)
 def test_a_search_may_be_the_first_thing_a_connection_does():
     # A management command or a new thread: Django opens its connection on first use.
-    from django.db import connection
-
     session = make_session(context=chat_context(1, data={"w": "needle"}))
     connection.close()
     assert _ids(search_sessions(Session.objects.all(), str(session.pk)[:8])) == {str(session.pk)}

@@ -178,6 +178,19 @@ class IndexedExact(Exact):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         prefixes = f"{sql.indexed_prefix(lhs)} = {sql.indexed_prefix(rhs)}"
-        rests = f"{sql.indexed_rest(lhs)} = {sql.indexed_rest(rhs)}"
         params = [*lhs_params, *rhs_params]
+        if self._shorter_than_prefix():
+            # Only a value as short as its column's prefix equals that prefix. The rests'
+            # comparison would add nothing but an estimate: having no statistics for it,
+            # the planner takes it to keep 1 row in 200, and a search of a common word in
+            # one graph then sorts every matching session instead of walking the index.
+            return f"({prefixes})", tuple(params)
+        rests = f"{sql.indexed_rest(lhs)} = {sql.indexed_rest(rhs)}"
         return f"({prefixes} AND {rests})", (*params, *params)
+
+    def _shorter_than_prefix(self) -> bool:
+        return (
+            self.rhs_is_direct_value()
+            and isinstance(self.rhs, str)
+            and len(self.rhs) < sql.INDEXED_TEXT_CHARS
+        )

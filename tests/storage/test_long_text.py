@@ -144,3 +144,39 @@ def test_the_admin_lists_graph_and_task_filters_are_served_by_the_prefix_indexes
     assert listed.count() == 5
     statement, params = listed.order_by("-updated_at")[:10].query.sql_with_params()
     assert index in plan(statement, list(params))
+
+
+@pytest.mark.parametrize("length", [INDEXED_TEXT_CHARS - 1, INDEXED_TEXT_CHARS])
+def test_equality_on_either_side_of_the_prefix_length_finds_only_the_equal_value(
+    length: int,
+) -> None:
+    value = random_text(length, seed=length)
+    exact, twin, other = session(), session(), session()
+    for row in (exact, twin, other):
+        DatabaseSessionStorage().save(row)
+    # Another writer's longer values, starting with the same characters (update() writes
+    # them as they are, as a Rust service would).
+    Session.objects.filter(pk=exact.pk).update(graph_id=value)
+    Session.objects.filter(pk=twin.pk).update(graph_id=value + "x")
+    Session.objects.filter(pk=other.pk).update(graph_id=value + "x" * 600)
+    assert list(Session.objects.filter(graph_id=value).values_list("pk", flat=True)) == [exact.pk]
+    assert list(Session.objects.filter(graph_id=value + "x").values_list("pk", flat=True)) == [
+        twin.pk
+    ]
+
+
+@pytest.mark.postgres
+def test_the_planner_estimates_an_equality_filter_from_the_prefix_index_statistics() -> None:
+    # A graph filter beside a search must be estimated as what it is (a quarter of the rows
+    # here): taken for a handful, the planner sorted every session a common word matched
+    # instead of walking the index in list order.
+    Session.objects.bulk_create(
+        session(graph_id=f"graph-{number % 4}") for number in range(400)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE sessions")
+    statement, params = Session.objects.filter(graph_id="graph-1").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", params)
+        estimate = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+    assert 50 <= estimate <= 200  # 100 match

@@ -36,8 +36,11 @@ from django.db.models.sql import Query
 
 __all__ = [
     "PREVIEW_CHARS",
+    "ROLE_CHARS",
+    "TIMESTAMP_CHARS",
     "ContextContainsText",
     "HistoryLimit",
+    "HistorySummary",
     "HistoryOverLimit",
     "LastMessageField",
     "MessageCount",
@@ -50,6 +53,9 @@ __all__ = [
 
 #: Characters of the last message sent back for a preview (cut in the database).
 PREVIEW_CHARS = 200
+#: Characters of the last message's role and timestamp sent back for a list.
+ROLE_CHARS = 16
+TIMESTAMP_CHARS = 64
 
 _PG_MESSAGES = "({column} -> 'chat_history' -> 'messages')"
 _PG_MAX_MESSAGES = "({column} -> 'chat_history' -> 'max_messages')"
@@ -90,6 +96,16 @@ def expression_sql(model: type[Model], expression: Expression, using: str) -> tu
 # Reading -----------------------------------------------------------------------------------
 
 
+def _pg_count(messages: str) -> str:
+    # NULL, not an error, when the stored history is not a list.
+    return f"CASE WHEN jsonb_typeof({messages}) = 'array' THEN jsonb_array_length({messages}) END"
+
+
+def _pg_last_field(messages: str, field: str, length: int) -> str:
+    # ``-> -1`` on something that is not a list gives NULL, never an error.
+    return f"LEFT({messages} -> -1 ->> '{field}', {int(length)})"
+
+
 class MessageCount(_ContextFunc):
     """Number of chat messages, or NULL when the stored history is not a list.
     PostgreSQL and SQLite."""
@@ -98,11 +114,7 @@ class MessageCount(_ContextFunc):
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
-        messages = _PG_MESSAGES.format(column=column)
-        sql = (
-            f"CASE WHEN jsonb_typeof({messages}) = 'array' THEN jsonb_array_length({messages}) END"
-        )
-        return sql, params * 2
+        return _pg_count(_PG_MESSAGES.format(column=column)), params * 2
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
@@ -128,15 +140,48 @@ class LastMessageField(_ContextFunc):
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
-        # ``-> -1`` on something that is not a list gives NULL, never an error.
         messages = _PG_MESSAGES.format(column=column)
-        return f"LEFT({messages} -> -1 ->> '{self.message_field}', {self.length})", params
+        return _pg_last_field(messages, self.message_field, self.length), params
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column, params = self._column(compiler, connection)
         path = f"'$.chat_history.messages[#-1].{self.message_field}'"
         value = f"substr(CAST(json_extract({column}, {path}) AS TEXT), 1, {self.length})"
         return self._sqlite_when_history_is_list(column, value), params * 4
+
+
+class HistorySummary(_ContextFunc):
+    """What a list shows of the history, as a JSON array: ``[message_count,
+    last_message_role, last_message_preview, last_message_at]``, each as ``MessageCount``
+    and ``LastMessageField`` compute it (cut to ``ROLE_CHARS``, ``PREVIEW_CHARS`` and
+    ``TIMESTAMP_CHARS``). PostgreSQL and SQLite.
+
+    On PostgreSQL the context is read once for all four: each of those expressions reads
+    (and decompresses) the stored context again, four times per row, which is most of the
+    cost of a list page of long sessions."""
+
+    output_field = JSONField()
+
+    #: The fields, in the array's order, with the characters kept of each.
+    FIELDS = (("role", ROLE_CHARS), ("content", PREVIEW_CHARS), ("timestamp", TIMESTAMP_CHARS))
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = self._column(compiler, connection)
+        # The subquery's OFFSET 0 keeps ``m`` one value, computed (read from TOAST and
+        # decompressed) once, rather than the expression copied into every use.
+        parts = [_pg_count("h.m"), *(_pg_last_field("h.m", f, n) for f, n in self.FIELDS)]
+        sql = (
+            f"(SELECT jsonb_build_array({', '.join(parts)}) "
+            f"FROM (SELECT {_PG_MESSAGES.format(column=column)} AS m OFFSET 0) AS h)"
+        )
+        return sql, params
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        context = self.get_source_expressions()[0]
+        parts = [MessageCount(context), *(LastMessageField(f, context, n) for f, n in self.FIELDS)]
+        compiled = [compiler.compile(part) for part in parts]
+        sql = f"json_array({', '.join(part_sql for part_sql, _ in compiled)})"
+        return sql, [param for _, part_params in compiled for param in part_params]
 
 
 class MessagesSlice(_ContextFunc):

@@ -8,6 +8,7 @@ optimistic-locking column.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -20,9 +21,12 @@ from django.utils.translation import gettext_lazy as _
 
 from .contract.types import Context
 from .exceptions import ContextDeserializationError
-from .expressions import LastMessageField, MessageCount
+from .expressions import ROLE_CHARS, HistorySummary, LastMessageField, MessageCount
 from .fields import ContextField, IndexedTextField, SessionIdField, indexed_prefix
 from .storage import DatabaseSessionStorage
+
+#: What ``SessionQuerySet.summarize`` sets on each session, in ``HistorySummary``'s order.
+SUMMARY_FIELDS = ("message_count", "last_message_role", "last_message_preview", "last_message_at")
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -43,12 +47,35 @@ class SessionQuerySet(models.QuerySet["Session"]):
     def with_summary(self) -> SessionQuerySet:
         """Defer the context and annotate what a list shows of it, computed by the database:
         ``message_count`` (None when the stored history is not a list), and the role and
-        start of the last message (``last_message_role``, ``last_message_preview``)."""
+        start of the last message (``last_message_role``, ``last_message_preview``).
+
+        Each annotation reads the context on its own, and a sorted or filtered query may
+        compute them for every matching row: for a page of a list, ``summarize`` the page's
+        rows instead."""
         return self.defer("context").annotate(
             message_count=MessageCount(),
-            last_message_role=LastMessageField("role", length=16),
+            last_message_role=LastMessageField("role", length=ROLE_CHARS),
             last_message_preview=LastMessageField("content"),
         )
+
+    def summarize(self, sessions: Iterable[Session]) -> None:
+        """Set what a list shows of each history on ``sessions`` (rows already read, their
+        context deferred): ``message_count``, ``last_message_role``, ``last_message_preview``
+        and ``last_message_at``, as ``with_summary`` computes them, read by one query on
+        this queryset's database that reads each context once. A session gone meanwhile
+        gets None for each."""
+        rows = list(sessions)
+        if not rows:
+            return
+        summaries = dict(
+            self.filter(pk__in=[row.pk for row in rows])
+            .annotate(history_summary=HistorySummary())
+            .values_list("pk", "history_summary")
+        )
+        for row in rows:
+            values = summaries.get(row.pk) or [None] * len(SUMMARY_FIELDS)
+            for name, value in zip(SUMMARY_FIELDS, values, strict=True):
+                setattr(row, name, value)
 
 
 class Session(models.Model):

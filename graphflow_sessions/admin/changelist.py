@@ -34,22 +34,6 @@ class SessionChangeList(ChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         rows = list(self.result_list)
-        if rows:
-            # Only the shown page's contexts are touched, whatever the ordering or filter
-            # (an annotation on the list query could be computed for every matching row
-            # before the sort).
-            summaries = {
-                row["pk"]: row
-                for row in Session.objects.using(list_database())
-                .filter(pk__in=[obj.pk for obj in rows])
-                .with_summary()
-                .values(  # type: ignore[misc]
-                    "pk", "message_count", "last_message_role", "last_message_preview"
-                )
-            }
-            for obj in rows:
-                summary = summaries.get(obj.pk, {})
-                obj.message_count = summary.get("message_count")
-                obj.last_message_role = summary.get("last_message_role")
-                obj.last_message_preview = summary.get("last_message_preview")
+        # Only the shown page's contexts are touched, whatever the ordering or filter.
+        Session.objects.using(list_database()).summarize(rows)
         self.result_list = rows

@@ -20,6 +20,7 @@ every write use the primary. Writes go through ``writes.locked_session``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -46,7 +47,7 @@ from ..contract.jsontext import check_structure
 from ..contract.types import Context
 from ..etags import etag_for, session_etag
 from ..exceptions import InvalidSessionId, SessionExists
-from ..expressions import LastMessageField, MessageCount, MessagesSlice
+from ..expressions import MessageCount, MessagesSlice
 from ..ids import SessionId, quote_id, unquote_id
 from ..models import Session
 from ..routers import list_database, sessions_database
@@ -198,11 +199,8 @@ class SessionViewSet(viewsets.GenericViewSet):
             return Session.objects.none()
         queryset: QuerySet[Session]
         if self.action == "list":
-            queryset = (
-                Session.objects.using(list_database())
-                .with_summary()
-                .annotate(last_message_at=LastMessageField("timestamp", length=64))
-            )
+            # The page's summaries are read once it is cut (``_summarized``).
+            queryset = Session.objects.using(list_database()).defer("context")
         else:
             queryset = Session.objects.using(sessions_database())
         return scope(self.request, queryset)
@@ -249,18 +247,24 @@ class SessionViewSet(viewsets.GenericViewSet):
         queryset = self.filter_queryset(self.get_queryset())
         text = request.query_params.get(SEARCH_PARAMETER, "")
         if not text.strip():
-            page = self.paginate_queryset(queryset)
-            assert page is not None
+            page = self._summarized(queryset)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
         with bounded(queryset.db):  # the search, the page and its summaries
             search = search_sessions(queryset, text)
-            page = self.paginate_queryset(search.queryset)
-            assert page is not None
+            page = self._summarized(search.queryset)
             data = self.get_serializer(page, many=True).data
         response = self.get_paginated_response(data)
         response["X-Search-Complete"] = "true" if search.complete else "false"
         response["X-Search-Scope"] = search.scope_header
         return response
+
+    def _summarized(self, queryset: QuerySet[Session]) -> Sequence[Session]:
+        # Summarized after the page is cut: annotated on the list query, they could be
+        # computed for every matching row before the sort.
+        page = self.paginate_queryset(queryset)
+        assert page is not None
+        Session.objects.using(queryset.db).summarize(page)
+        return page
 
     @documented(
         summary=_("Retrieve a session (ETag from its version)"),

@@ -170,9 +170,7 @@ def test_the_planner_estimates_an_equality_filter_from_the_prefix_index_statisti
     # A graph filter beside a search must be estimated as what it is (a quarter of the rows
     # here): taken for a handful, the planner sorted every session a common word matched
     # instead of walking the index in list order.
-    Session.objects.bulk_create(
-        session(graph_id=f"graph-{number % 4}") for number in range(400)
-    )
+    Session.objects.bulk_create(session(graph_id=f"graph-{number % 4}") for number in range(400))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE sessions")
     statement, params = Session.objects.filter(graph_id="graph-1").query.sql_with_params()

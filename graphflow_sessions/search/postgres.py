@@ -542,6 +542,12 @@ class CompiledTerm:
     #: The share of message rows holding its rarest word (0 when the statistics do not list
     #: it among the most common).
     share: float
+    #: What the GIN indexes are asked for the term: its words that the statistics do not call
+    #: common, all of them required (``tsquery`` itself for a word or a prefix). A phrase's
+    #: common words would make the index read their whole posting lists, to learn what the
+    #: rare ones already narrow down to a few rows, which are then checked against the
+    #: whole term. None when every word is common.
+    lookup: str | None
 
 
 def compile_terms(connection: Any, query: SearchQuery) -> list[CompiledTerm]:
@@ -562,27 +568,42 @@ def compile_terms(connection: Any, query: SearchQuery) -> list[CompiledTerm]:
             "AND schemaname = current_schema()), "
             f"terms AS (SELECT n, gfs_search_tsquery(kind, words) AS q FROM (VALUES {values}) "
             "AS t(kind, words, n)) "
+            "SELECT t.q::text, coalesce(min(l.share), 0), "
+            # The word as the tsquery's text quotes it (its quotes already doubled).
+            "string_agg('''' || l.word || '''' || coalesce(l.prefix, ''), ' & ') "
+            "FILTER (WHERE l.share < %s) "
+            "FROM terms AS t LEFT JOIN LATERAL ("
+            " SELECT m.lexeme[1] AS word, m.lexeme[2] AS prefix, coalesce(("
             # unnest, not subscripts: each subscript of a text array walks it from the start.
-            "SELECT q::text, coalesce((SELECT min(coalesce(("
-            " SELECT max(e.freq) FROM stats, unnest(stats.elems, stats.freqs) AS e(elem, freq)"
-            " WHERE e.elem = l.lexeme[1] OR (l.lexeme[2] IS NOT NULL"
-            " AND starts_with(e.elem, l.lexeme[1]))), 0))"
-            " FROM regexp_matches(q::text, %s, 'g') AS l(lexeme)), 0) "
-            "FROM terms ORDER BY n",
-            [*params, _LEXEMES],
+            "  SELECT max(e.freq) FROM stats, unnest(stats.elems, stats.freqs) AS e(elem, freq)"
+            "  WHERE e.elem = m.lexeme[1] OR (m.lexeme[2] IS NOT NULL"
+            "  AND starts_with(e.elem, m.lexeme[1]))), 0) AS share"
+            " FROM regexp_matches(t.q::text, %s, 'g') AS m(lexeme)) AS l ON true "
+            "GROUP BY t.n, t.q::text ORDER BY t.n",
+            [*params, COMMON_SHARE, _LEXEMES],
         )
-        compiled = [CompiledTerm(str(text), float(share)) for text, share in cursor.fetchall()]
+        compiled = [
+            CompiledTerm(str(text), float(share), None if lookup is None else str(lookup))
+            for text, share, lookup in cursor.fetchall()
+        ]
     return [term for term in compiled if term.tsquery]
 
 
-def _matching_ids(uuid_ids: bool, tsquery: str) -> RawSQL:
+def _matching_ids(uuid_ids: bool, term: CompiledTerm) -> RawSQL:
     # Both tables' ids, as the sessions table's type, for the planner to start from the GIN
-    # indexes and look the sessions up by their primary key.
+    # indexes and look the sessions up by their primary key. ts_match_vq is the @@ operator
+    # written as a function, which no index serves: the rows the lookup found are checked.
     key = "gfs_search_uuid(session_id)" if uuid_ids else "session_id"
+    lookup = term.lookup or term.tsquery
+    if lookup == term.tsquery:
+        match, params = "doc @@ %s::tsquery", [lookup]
+    else:
+        match = "doc @@ %s::tsquery AND ts_match_vq(doc, %s::tsquery)"
+        params = [lookup, term.tsquery]
     return RawSQL(
-        f"SELECT {key} FROM gfs_search_message WHERE doc @@ %s::tsquery "
-        f"UNION ALL SELECT {key} FROM gfs_search_session WHERE doc @@ %s::tsquery",
-        [tsquery, tsquery],
+        f"SELECT {key} FROM gfs_search_message WHERE {match} "
+        f"UNION ALL SELECT {key} FROM gfs_search_session WHERE {match}",
+        [*params, *params],
     )
 
 
@@ -642,7 +663,7 @@ def filter_sessions(queryset: QuerySet[Any], query: SearchQuery) -> IndexMatches
     from_index = rarest.share < COMMON_SHARE
     for term in compiled:
         if term is rarest and from_index:
-            queryset = queryset.filter(pk__in=_matching_ids(uuid_ids, term.tsquery))
+            queryset = queryset.filter(pk__in=_matching_ids(uuid_ids, term))
         else:
             queryset = queryset.filter(TermMatches(term.tsquery, uuid_ids=uuid_ids))
     return IndexMatches(queryset, from_index=from_index)

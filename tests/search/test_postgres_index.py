@@ -289,6 +289,36 @@ def test_a_word_the_statistics_call_common_is_told_apart_from_a_rare_one() -> No
     assert len(found("usual number7")) == 1
 
 
+def test_a_phrase_is_looked_up_by_its_rare_words_and_then_checked_whole(strategy: str) -> None:
+    sessions = [
+        make_session(context=said(f"the usual greeting number{n}", "the same again"))
+        for n in range(300)
+    ]
+    backwards = make_session(context=said("number7 greeting usual"))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE gfs_search_message")
+    text = '"usual greeting number7"'
+    (phrase,) = postgres.compile_terms(connection, parse_query(text))
+    assert phrase.tsquery == "'usual' <-> 'greeting' <-> 'number7'"
+    assert found(text) == {sessions[7].pk}
+    assert found('"number7 greeting usual"') == {backwards.pk}
+    assert found('"greeting number7 usual"') == set()
+    if strategy == "walking the list":
+        assert phrase.lookup is None  # every word counts as common
+        return
+    # "usual" and "greeting" are in half the messages: the index is asked for the rare word.
+    assert phrase.lookup == "'number7'"
+    statement, params = postgres.filter_sessions(
+        Session.objects.all(), parse_query(text)
+    ).queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {statement}", params)
+        conditions = [row[0] for row in cursor.fetchall() if "Index Cond" in row[0]]
+    looked_up = [line for line in conditions if "@@" in line]
+    assert looked_up and all("number7" in line and "usual" not in line for line in looked_up)
+
+
 @pytest.mark.parametrize(
     "stored",
     [

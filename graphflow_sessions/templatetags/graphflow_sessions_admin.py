@@ -1,4 +1,5 @@
-"""The session list's date drill-down, built from the first and last date only.
+"""The session list's template tags: the result table (``session_result_list``, its rows
+written by ``admin.rows``) and the date drill-down, built from the first and last date only.
 
 Django's ``date_hierarchy`` lists the years, months or days that have rows with
 ``SELECT DISTINCT date_trunc(...)`` over every matching row: a full scan on a million
@@ -14,6 +15,7 @@ import inspect
 from typing import Any
 
 from django import template
+from django.contrib.admin.templatetags.admin_list import result_headers, result_hidden_fields
 from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.contrib.admin.utils import get_fields_from_path
 from django.db import models
@@ -21,6 +23,8 @@ from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+
+from ..admin.rows import session_results
 
 register = template.Library()
 
@@ -116,19 +120,42 @@ def session_date_hierarchy(cl: Any) -> dict[str, Any]:
     }
 
 
+def session_result_list(cl: Any) -> dict[str, Any]:
+    """Django's ``result_list`` (the headers, the hidden fields and the rows of the page),
+    with the rows written by ``admin.rows``."""
+    headers = list(result_headers(cl))
+    return {
+        "cl": cl,
+        "result_hidden_fields": list(result_hidden_fields(cl)),
+        "result_headers": headers,
+        "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
+        "results": list(session_results(cl)),
+    }
+
+
 # Django 6.0 added a leading ``name`` argument to InclusionAdminNode; 5.2 has none.
 _NODE_TAKES_NAME = "name" in inspect.signature(InclusionAdminNode.__init__).parameters
 
 
-@register.tag(name="session_date_hierarchy")
-def session_date_hierarchy_tag(parser: Any, token: Any) -> InclusionAdminNode:
-    leading = ("date_hierarchy",) if _NODE_TAKES_NAME else ()
+def _inclusion_node(
+    name: str, parser: Any, token: Any, func: Any, template_name: str
+) -> InclusionAdminNode:
+    leading = (name,) if _NODE_TAKES_NAME else ()
     node: Any = InclusionAdminNode  # its signature depends on the Django version
     return node(
-        *leading,
-        parser,
-        token,
-        func=session_date_hierarchy,
-        template_name="date_hierarchy.html",
-        takes_context=False,
+        *leading, parser, token, func=func, template_name=template_name, takes_context=False
+    )
+
+
+@register.tag(name="session_date_hierarchy")
+def session_date_hierarchy_tag(parser: Any, token: Any) -> InclusionAdminNode:
+    return _inclusion_node(
+        "date_hierarchy", parser, token, session_date_hierarchy, "date_hierarchy.html"
+    )
+
+
+@register.tag(name="session_result_list")
+def session_result_list_tag(parser: Any, token: Any) -> InclusionAdminNode:
+    return _inclusion_node(
+        "result_list", parser, token, session_result_list, "change_list_results.html"
     )

@@ -76,6 +76,32 @@ def test_each_rows_checkbox_is_the_element_djangos_own_renders(admin_client):
     assert f'value="{session.pk}"' in ours
 
 
+@pytest.mark.parametrize("params", [{}, {"graph_id": "cl<a>ims", "o": "-6"}])
+def test_each_row_is_the_row_djangos_own_list_writes(admin_client, params):
+    from django.contrib.admin.templatetags.admin_list import results
+
+    from graphflow_sessions.admin.rows import session_results
+
+    make_session(
+        graph_id="cl<a>ims",
+        task=RUST_TASK,
+        status='Said "<b>hi</b>" & left',
+        context=chat_context(3),
+    )
+    make_session(graph_id="cl<a>ims", task="plain", status=None, context=chat_context(0))
+    insert_raw({"data": 1, "chat_history": {"messages": "not a list"}}, graph_id="cl<a>ims")
+    response = _list(admin_client, **params)
+    cl = response.context["cl"]
+    ours = [list(row) for row in session_results(cl)]
+    djangos = [list(row) for row in results(cl)]
+    assert len(ours) == 3
+    assert ours == djangos
+    html = response.content.decode()
+    assert all(cell in html for row in ours for cell in row)
+    # The link keeps the list's filters, as Django's does.
+    assert ("_changelist_filters=graph_id" in ours[0][1]) == bool(params)
+
+
 def test_list_shows_most_recently_updated_first(admin_client):
     old = make_session(updated_at=BASE_TIME)
     new = make_session(updated_at=BASE_TIME + timedelta(days=2))

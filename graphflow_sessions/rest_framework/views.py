@@ -200,7 +200,7 @@ class SessionViewSet(viewsets.GenericViewSet):
         queryset: QuerySet[Session]
         if self.action == "list":
             # The page's summaries are read once it is cut (``_summarized``).
-            queryset = Session.objects.using(list_database()).defer("context")
+            queryset = Session.objects.using(list_database()).without_context()
         else:
             queryset = Session.objects.using(sessions_database())
         return scope(self.request, queryset)
